@@ -1,0 +1,129 @@
+"""The evaluate stage: metrics.json and plots of the model on the held-out test set."""
+
+import json
+from pathlib import Path
+
+import joblib
+import matplotlib
+
+matplotlib.use("Agg")  # files only; CI runners have no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+from sklearn.inspection import permutation_importance  # noqa: E402
+
+from .features import split_xy  # noqa: E402
+from .split import TEST_PATH, TRAIN_PATH  # noqa: E402
+from .train import MODEL_PATH  # noqa: E402
+
+METRICS_PATH = Path("metrics.json")
+PLOTS_DIR = Path("plots")
+
+# +1: higher is better; -1: lower is better. The PR report and the merge gate read this.
+DIRECTIONS = {
+    "accuracy": 1,
+    "precision": 1,
+    "recall": 1,
+    "f1": 1,
+    "roc_auc": 1,
+    "r2": 1,
+    "rmse": -1,
+    "mae": -1,
+}
+
+
+def improvement(metric: str, new: float, old: float) -> float:
+    """How much better `new` is than `old` (negative when worse), whatever the metric's direction."""
+    return (new - old) * DIRECTIONS.get(metric, 1)
+
+
+def compute_metrics(task: str, model, x: pd.DataFrame, y: pd.Series) -> dict[str, float]:
+    predicted = model.predict(x)
+    if task == "classification":
+        scores = model.predict_proba(x)[:, 1]
+        values = {
+            "accuracy": skm.accuracy_score(y, predicted),
+            "precision": skm.precision_score(y, predicted, zero_division=0),
+            "recall": skm.recall_score(y, predicted, zero_division=0),
+            "f1": skm.f1_score(y, predicted, zero_division=0),
+            "roc_auc": skm.roc_auc_score(y, scores),
+        }
+    else:
+        values = {
+            "rmse": skm.root_mean_squared_error(y, predicted),
+            "mae": skm.mean_absolute_error(y, predicted),
+            "r2": skm.r2_score(y, predicted),
+        }
+    return {name: round(float(value), 6) for name, value in values.items()}
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def _feature_importance(model, x, y, seed: int) -> Path:
+    result = permutation_importance(model, x, y, n_repeats=5, random_state=seed, n_jobs=1)
+    order = np.argsort(result.importances_mean)[-15:]
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(order) + 1))
+    ax.barh(np.array(x.columns)[order], result.importances_mean[order], xerr=result.importances_std[order])
+    ax.set_xlabel("Permutation importance (drop in score)")
+    return _save(fig, PLOTS_DIR / "feature_importance.png")
+
+
+def make_plots(task: str, model, x: pd.DataFrame, y: pd.Series, seed: int) -> list[Path]:
+    PLOTS_DIR.mkdir(exist_ok=True)
+    paths = []
+    if task == "classification":
+        scores = model.predict_proba(x)[:, 1]
+        displays = {
+            "confusion_matrix": lambda ax: skm.ConfusionMatrixDisplay.from_predictions(
+                y, model.predict(x), ax=ax, colorbar=False
+            ),
+            "roc_curve": lambda ax: skm.RocCurveDisplay.from_predictions(y, scores, ax=ax),
+            "precision_recall": lambda ax: skm.PrecisionRecallDisplay.from_predictions(y, scores, ax=ax),
+        }
+    else:
+        predicted = model.predict(x)
+        displays = {
+            "predicted_vs_actual": lambda ax: skm.PredictionErrorDisplay.from_predictions(
+                y, predicted, kind="actual_vs_predicted", ax=ax
+            ),
+            "residuals": lambda ax: skm.PredictionErrorDisplay.from_predictions(
+                y, predicted, kind="residual_vs_predicted", ax=ax
+            ),
+        }
+    for name, draw in displays.items():
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+        draw(ax)
+        ax.set_title(name.replace("_", " ").capitalize())
+        paths.append(_save(fig, PLOTS_DIR / f"{name}.png"))
+    paths.append(_feature_importance(model, x, y, seed))
+    return paths
+
+
+def evaluate(params: dict, schema: dict, *, log_mlflow: bool = True) -> tuple[dict[str, float], str | None]:
+    """Write metrics.json and plots; log the run to MLflow. Returns the metrics and the run id."""
+    model = joblib.load(MODEL_PATH)
+    x, y = split_xy(pd.read_csv(TEST_PATH), schema)
+    values = compute_metrics(params["task"], model, x, y)
+    METRICS_PATH.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    plots = make_plots(params["task"], model, x, y, params["split"]["seed"])
+    if not log_mlflow:
+        return values, None
+    from .tracking import log_run
+
+    run_id = log_run(
+        params,
+        values,
+        model,
+        example=x.head(5),
+        artifacts=[*plots, METRICS_PATH],
+        data={"train": TRAIN_PATH, "test": TEST_PATH},
+        model_path=MODEL_PATH,
+    )
+    return values, run_id
