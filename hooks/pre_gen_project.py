@@ -193,8 +193,9 @@ def problems(a: dict) -> list[str]:
 def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | jsonify }}""")
     found = problems(answers)
-    for message in found:
-        print(f"error: {message}", file=sys.stderr)
+    if found:
+        # The first problem only: later ones are often derived from it (a bad slug makes a bad package name).
+        print(f"error: {found[0]}", file=sys.stderr)
     return 1 if found else 0
 
 

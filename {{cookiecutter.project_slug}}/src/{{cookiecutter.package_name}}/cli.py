@@ -54,12 +54,28 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _runs(args) -> int:
+    from .tracking import recent_runs, tracking_uri
+
+    params = load_params(args.params)
+    rows = recent_runs(params, args.limit)
+    if not rows:
+        print(f"no runs in experiment {params['mlflow']['experiment']!r} at {tracking_uri(params)}")
+        return 0
+    columns = list(rows[0])
+    print("  ".join(f"{c:<32}" if c == "run_id" else f"{c:<22}" for c in columns).rstrip())
+    for row in rows:
+        print("  ".join(f"{str(row[c]):<32}" if c == "run_id" else f"{str(row[c]):<22}" for c in columns).rstrip())
+    return 0
+
+
 COMMANDS = {
     "ingest": (_ingest, "write the source dataset to data/raw"),
     "validate": (_validate, "check raw data against schema.yaml"),
     "split": (_split, "seeded train/test split"),
     "train": (_train, "fit the model pipeline"),
     "evaluate": (_evaluate, "metrics, plots and the MLflow run"),
+    "runs": (_runs, "list the latest MLflow runs of the experiment"),
 }
 
 
@@ -74,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["evaluate"].add_argument(
         "--no-mlflow", action="store_true", help="write metrics and plots without logging an MLflow run"
     )
+    sub.choices["runs"].add_argument("--limit", type=int, default=5, help="how many runs (default: %(default)s)")
     return parser
 
 

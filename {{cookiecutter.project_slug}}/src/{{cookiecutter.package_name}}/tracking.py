@@ -44,8 +44,10 @@ def _git(*args: str) -> str:
 
 def git_lineage() -> dict[str, str]:
     # On GitHub a PR checkout is a detached merge commit; the event's refs name the branch.
-    branch = os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME") or _git(
-        "rev-parse", "--abbrev-ref", "HEAD"
+    branch = (
+        os.environ.get("GITHUB_HEAD_REF")
+        or os.environ.get("GITHUB_REF_NAME")
+        or _git("rev-parse", "--abbrev-ref", "HEAD")
     )
     return {
         "git.commit": os.environ.get("GITHUB_SHA") or _git("rev-parse", "HEAD") or "unknown",
@@ -117,3 +119,24 @@ def log_run(
             skops_trusted_types=trusted_types(model),
         )
     return run.info.run_id
+
+
+def recent_runs(params: dict, limit: int = 5) -> list[dict]:
+    """The latest runs of the experiment, newest first, as plain rows for printing."""
+    mlflow = connect(params)
+    primary = params["evaluate"]["primary_metric"]
+    runs = mlflow.search_runs(
+        experiment_names=[params["mlflow"]["experiment"]],
+        order_by=["attributes.start_time DESC"],
+        max_results=limit,
+        output_format="list",
+    )
+    return [
+        {
+            "run_id": run.info.run_id,
+            "name": run.info.run_name,
+            "commit": run.data.tags.get("git.commit", "")[:7],
+            primary: run.data.metrics.get(primary),
+        }
+        for run in runs
+    ]

@@ -94,7 +94,8 @@ def validate_frame(raw: pd.DataFrame, schema: dict[str, Any], min_rows: int = 1)
     extra = [c for c in raw.columns if c not in specs]
     if extra:
         problems.append(
-            f"columns {', '.join(map(repr, extra))} are not in schema.yaml; add them there or drop them in ingest."
+            f"columns {', '.join(map(repr, extra))} are not in schema.yaml; "
+            "add them there or drop them in ingest."
         )
     if len(raw) < min_rows:
         problems.append(
@@ -108,7 +109,9 @@ def validate_frame(raw: pd.DataFrame, schema: dict[str, Any], min_rows: int = 1)
     if problems:
         raise UserError("\n".join(problems))
     frame = pd.DataFrame(clean)
-    frame[target["name"]] = frame[target["name"]].astype("int64" if target.get("dtype") == "int" else "float64")
+    frame[target["name"]] = frame[target["name"]].astype(
+        "int64" if target.get("dtype") == "int" else "float64"
+    )
     return frame
 
 

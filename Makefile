@@ -1,0 +1,30 @@
+# Two commands for a newcomer (see README.md): `make demo` and `make test`.
+# Needs Python 3.11+, git and make; uv is installed into .cache/ when it is not on PATH.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+BOOTSTRAP := $(CURDIR)/.cache/bootstrap
+export PATH := $(BOOTSTRAP)/bin:$(PATH)
+DEMO := $(CURDIR)/out/demo-model
+
+.PHONY: help uv dev demo test test-fast
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+uv: ## make sure uv is available (installs it into .cache/bootstrap if it is not on PATH)
+	@command -v uv >/dev/null || { python3 -m venv $(BOOTSTRAP) && $(BOOTSTRAP)/bin/pip install --quiet uv; }
+
+dev: uv ## install the template's development tools into .venv
+	uv sync --locked --quiet
+
+demo: dev ## generate a project with the defaults into out/demo-model and run its lifecycle locally
+	rm -rf $(DEMO)
+	uv run cookiecutter --no-input . -o $(dir $(DEMO))
+	cd $(DEMO) && git add -A && git -c user.name=Demo -c user.email=demo@example.com commit -qm "generated"
+	cd $(DEMO) && $(MAKE) --no-print-directory setup repro metrics runs
+
+test: dev ## every test tier: render and hooks, generated projects, workflows under act
+	uv run pytest
+
+test-fast: dev ## the fast tier only: rendering and hooks
+	uv run pytest -m "not slow and not workflow"

@@ -1,0 +1,102 @@
+"""Unit tests of the answer checks in hooks/pre_gen_project.py, including what cookiecutter's
+own choice validation already stops (the hook still guards them for replayed or edited answers)."""
+
+import pytest
+
+from hooks import pre_gen_project as hook
+
+
+@pytest.mark.parametrize(
+    "cron",
+    ["0 6 * * 1", "*/15 * * * *", "0 0 1,15 * *", "30 2 * jan-mar mon-fri", "0 */6 * * 0-6", "5 4 * * sun"],
+)
+def test_valid_cron(cron):
+    assert hook.check_cron(cron) is None
+
+
+@pytest.mark.parametrize(
+    ("cron", "field"),
+    [
+        ("60 * * * *", "minute"),
+        ("0 24 * * *", "hour"),
+        ("0 0 0 * *", "day of month"),
+        ("0 0 * 0 *", "month"),
+        ("0 0 * * 7", "day of week"),
+        ("0 0 * * mon-sun", "day of week"),
+        ("*/0 * * * *", "minute"),
+        ("5-1 * * * *", "minute"),
+        ("@daily * * * *", "minute"),
+    ],
+)
+def test_invalid_cron_names_the_field(cron, field):
+    assert f"invalid {field} field" in hook.check_cron(cron)
+
+
+def test_cron_needs_five_fields():
+    assert "has 6 fields" in hook.check_cron("0 0 * * * *")
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+def test_supported_python(version):
+    assert hook.check_python(version) is None
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.14", "3"])
+def test_unsupported_python(version):
+    assert "is not supported; choose one of 3.11, 3.12, 3.13" in hook.check_python(version)
+
+
+def test_task_and_dataset():
+    assert hook.check_task("classification", "breast_cancer") is None
+    assert hook.check_task("regression", "diabetes") is None
+    assert "not supported" in hook.check_task("clustering", "diabetes")
+    assert "does not fit task classification" in hook.check_task("classification", "diabetes")
+
+
+@pytest.mark.parametrize("name", ["churn_model", "m2", "demo_model"])
+def test_good_package_names(name):
+    assert hook.check_package(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("os", "shadow"), ("dvc", "shadow"), ("bentoml", "shadow"), ("sklearn", "shadow"), ("match", "keyword"),
+     ("Churn", "not a valid"), ("churn-model", "not a valid"), ("café", "not a valid")],
+)  # fmt: skip
+def test_bad_package_names(name, reason):
+    assert reason in hook.check_package(name)
+
+
+@pytest.mark.parametrize(
+    ("remote", "url", "ok"),
+    [
+        ("local", "../dvc-storage", True),
+        ("local", "/srv/dvc", True),
+        ("local", "data/remote", False),
+        ("local", "s3://bucket", False),
+        ("s3", "s3://bucket/path", True),
+        ("s3", "s3://", False),
+        ("gcs", "gs://bucket", True),
+        ("azure", "azure://container/path", True),
+        ("azure", "https://x.blob.core.windows.net", False),
+        ("hdfs", "hdfs://x", False),
+    ],
+)
+def test_remote_url_matches_type(remote, url, ok):
+    assert (hook.check_remote(remote, url) is None) is ok
+
+
+def test_every_problem_is_one_line_naming_the_answer():
+    answers = {
+        "project_name": "x", "description": "x", "author_name": "x", "project_slug": "Bad Slug",
+        "package_name": "bad slug", "author_email": "nope", "github_owner": "-x", "python_version": "2.7",
+        "task": "clustering", "dataset": "x", "dvc_remote": "ftp", "dvc_remote_url": "x",
+        "mlflow_tracking_uri": "x", "container_registry": "Not A Host", "drift_schedule": "x",
+        "license": "GPL",
+    }  # fmt: skip
+    found = hook.problems(answers)
+    assert len(found) == 11
+    named = ["project_slug", "package_name", "author_email", "github_owner", "python_version", "task",
+             "dvc_remote", "mlflow_tracking_uri", "container_registry", "drift_schedule", "license"]  # fmt: skip
+    for message, answer in zip(found, named, strict=True):
+        assert message.startswith(answer) and "\n" not in message

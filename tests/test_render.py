@@ -1,0 +1,177 @@
+"""Fast tier: every supported combination of answers renders into a clean, parseable project."""
+
+import ast
+import configparser
+import itertools
+import json
+import re
+import tomllib
+
+import pytest
+import yaml
+from cookiecutter.exceptions import FailedHookException
+
+TASKS = ("classification", "regression")
+REMOTES = {
+    "local": "../dvc-storage",
+    "s3": "s3://acme-ml/dvc",
+    "gcs": "gs://acme-ml/dvc",
+    "azure": "azure://ml/dvc",
+}
+# Options that do not interact with task and remote are cycled over the combinations, not multiplied.
+PYTHONS = ("3.11", "3.12", "3.13")
+LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
+TRACKING = ("", "https://mlflow.example.com")
+
+
+def combinations():
+    pairs = list(itertools.product(TASKS, REMOTES))
+    cycled = zip(itertools.cycle(PYTHONS), itertools.cycle(LICENSES), itertools.cycle(TRACKING))
+    for (task, remote), (python, license_, tracking) in zip(pairs, cycled):
+        yield {
+            "task": task,
+            "dvc_remote": remote,
+            "dvc_remote_url": REMOTES[remote],
+            "python_version": python,
+            "license": license_,
+            "mlflow_tracking_uri": tracking,
+        }
+
+
+COMBINATIONS = list(combinations())
+
+
+def expected_files(answers: dict, package: str) -> set[str]:
+    src = f"src/{package}"
+    files = {
+        ".dvc/.gitignore",
+        ".dvc/config",
+        ".dvcignore",
+        ".gitignore",
+        ".python-version",
+        "Makefile",
+        "README.md",
+        "dvc.yaml",
+        "params.yaml",
+        "pyproject.toml",
+        "schema.yaml",
+        *(
+            f"{src}/{name}.py"
+            for name in (
+                "__init__", "cli", "data", "errors", "evaluate", "features", "params", "split",
+                "tracking", "train", "validation",
+            )
+        ),
+        *(
+            f"tests/{name}.py"
+            for name in (
+                "conftest", "test_data", "test_evaluate", "test_pipeline", "test_split", "test_train",
+                "test_validation",
+            )
+        ),
+    }  # fmt: skip
+    if answers["license"] != "Proprietary":
+        files.add("LICENSE")
+    return files
+
+
+LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|(?<![$])\{#")
+
+
+def parse(path):
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        yaml.safe_load(text)
+    elif path.suffix == ".toml":
+        tomllib.loads(text)
+    elif path.suffix == ".json":
+        json.loads(text)
+    elif path.suffix == ".py":
+        ast.parse(text, filename=str(path))
+    elif path.name == "config" and path.parent.name == ".dvc":
+        configparser.ConfigParser().read_string(text)
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=lambda a: f"{a['task']}-{a['dvc_remote']}")
+def test_combination_renders_cleanly(baked, answers):
+    project = baked(**answers)
+    assert project.files() == expected_files(answers, project.package)
+    for relative in project.files():
+        path = project.path / relative
+        text = path.read_text()
+        assert not LEFTOVER.search(text), f"template syntax left in {relative}"
+        parse(path)
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=lambda a: f"{a['task']}-{a['dvc_remote']}")
+def test_answers_reach_the_files(baked, answers):
+    project = baked(**answers)
+    params = yaml.safe_load(project.read("params.yaml"))
+    assert params["task"] == answers["task"]
+    assert params["evaluate"]["primary_metric"] == ("roc_auc" if answers["task"] == "classification" else "rmse")
+    pyproject = tomllib.loads(project.read("pyproject.toml"))
+    assert pyproject["project"]["requires-python"] == f">={answers['python_version']}"
+    assert project.read(".python-version").strip() == answers["python_version"]
+    assert pyproject["project"]["scripts"] == {project.package: f"{project.package}.cli:main"}
+    dvc = configparser.ConfigParser()
+    dvc.read_string(project.read(".dvc/config"))
+    url = dvc['\'remote "storage"\'']["url"]
+    if answers["dvc_remote"] == "local":
+        assert url == "../" + answers["dvc_remote_url"]  # .dvc/config paths are relative to .dvc/
+    else:
+        assert url == answers["dvc_remote_url"]
+        extra = {"s3": "s3", "gcs": "gs", "azure": "azure"}[answers["dvc_remote"]]
+        assert any(dep.startswith(f"dvc[{extra}]") for dep in pyproject["project"]["dependencies"])
+    if answers["license"] != "Proprietary":
+        assert pyproject["project"]["license"] == answers["license"]
+
+
+def test_defaults_render_a_git_repository(baked):
+    project = baked()
+    assert project.path.name == "demo-model"
+    assert project.package == "demo_model"
+    assert (project.path / ".git").is_dir()
+
+
+def test_text_answers_with_quotes_stay_valid_toml(baked):
+    project = baked(description='Predicts "churn" \\ quickly', author_name="Zoë O'Brien")
+    pyproject = tomllib.loads(project.read("pyproject.toml"))
+    assert pyproject["project"]["description"] == 'Predicts "churn" \\ quickly'
+    assert pyproject["project"]["authors"][0]["name"] == "Zoë O'Brien"
+
+
+BAD_ANSWERS = [
+    ({"project_slug": "My Project"}, "project_slug 'My Project' is not a valid repository name"),
+    ({"package_name": "2fast"}, "package_name '2fast' is not a valid Python package name"),
+    ({"package_name": "class"}, "package_name 'class' is a Python keyword"),
+    ({"package_name": "json"}, "package_name 'json' would shadow"),
+    ({"package_name": "mlflow"}, "package_name 'mlflow' would shadow"),
+    ({"drift_schedule": "0 6 * *"}, "drift_schedule '0 6 * *' has 4 fields"),
+    ({"drift_schedule": "61 6 * * 1"}, "invalid minute field '61'"),
+    ({"drift_schedule": "0 6 * 13 1"}, "invalid month field '13'"),
+    ({"dvc_remote": "s3", "dvc_remote_url": "gs://bucket/x"}, "does not match dvc_remote s3"),
+    ({"dvc_remote_url": "storage"}, "would put the DVC storage inside the repository"),
+    ({"author_email": "ada.example.com"}, "author_email 'ada.example.com' does not look like an email"),
+    ({"task": "regression", "dataset": "breast_cancer"}, "dataset 'breast_cancer' does not fit task regression"),
+    ({"github_owner": "acme/inc"}, "github_owner 'acme/inc' is not a GitHub user"),
+    ({"mlflow_tracking_uri": "mlflow.example.com"}, "is not an MLflow tracking URI"),
+]
+
+
+@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS, ids=[m[:30] for _, m in BAD_ANSWERS])
+def test_bad_answer_is_rejected_and_leaves_nothing(baked, tmp_path, capfd, answers, message):
+    with pytest.raises(FailedHookException):
+        baked(**answers)
+    err = capfd.readouterr().err
+    assert message in err
+    error_lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(error_lines) == 1, err  # one answer wrong, one sentence
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_git_the_project_is_generated_and_the_user_told(baked, tmp_path_factory, monkeypatch, capfd):
+    monkeypatch.setenv("PATH", str(tmp_path_factory.mktemp("empty-bin")))
+    project = baked()
+    assert not (project.path / ".git").exists()
+    assert project.has_file("dvc.yaml")
+    assert "git was not found" in capfd.readouterr().out

@@ -1,0 +1,50 @@
+"""The whole pipeline through the command line, as DVC runs it, on the bundled data."""
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.tracking import file_md5
+
+
+@pytest.fixture
+def ran_pipeline(workdir):
+    for stage in ("ingest", "validate", "split", "train", "evaluate"):
+        assert main([stage]) == 0, stage
+    return workdir
+
+
+def test_pipeline_writes_metrics_and_logs_the_run(ran_pipeline, params):
+    metrics = json.loads((ran_pipeline / "metrics.json").read_text())
+    assert params["evaluate"]["primary_metric"] in metrics
+    runs = mlflow.search_runs(experiment_names=[params["mlflow"]["experiment"]], output_format="list")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.metrics == pytest.approx(metrics)
+    assert run.data.params["model"] == params["train"]["model"]
+    assert run.data.tags["data.train.md5"] == file_md5(ran_pipeline / "data/processed/train.csv")
+    assert run.data.tags["model.md5"] == file_md5(ran_pipeline / "models/model.joblib")
+    assert "git.commit" in run.data.tags
+
+
+def test_logged_model_predicts_like_the_pipeline_model(ran_pipeline, params):
+    import joblib
+
+    run = mlflow.search_runs(experiment_names=[params["mlflow"]["experiment"]], output_format="list")[0]
+    logged = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    local = joblib.load(ran_pipeline / "models/model.joblib")
+    test = pd.read_csv(ran_pipeline / "data/processed/test.csv").drop(columns=[params["data"]["target"]])
+    assert list(logged.predict(test)) == list(local.predict(test))
+
+
+def test_bad_raw_data_stops_the_pipeline_with_the_column(workdir, capsys):
+    assert main(["ingest"]) == 0
+    raw = pd.read_csv("data/raw/dataset.csv")
+    column = raw.columns[0]
+    raw.loc[4, column] = -1
+    raw.to_csv("data/raw/dataset.csv", index=False)
+    assert main(["validate"]) == 2
+    assert f"column '{column}' has 1 values outside" in capsys.readouterr().err
