@@ -66,12 +66,25 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _feature_importance(model, x, y, seed: int) -> Path:
+def importances(model, x: pd.DataFrame, y: pd.Series, seed: int) -> tuple[pd.Series, str]:
+    """Per-feature importance: the model's own when it has one (free), else permutation importance."""
+    estimator = model.named_steps["model"]
+    names = model.named_steps["preprocess"].get_feature_names_out()
+    if hasattr(estimator, "feature_importances_"):
+        return pd.Series(estimator.feature_importances_, index=names), "Impurity-based importance"
+    if hasattr(estimator, "coef_"):
+        coef = np.abs(np.atleast_2d(estimator.coef_)).mean(axis=0)
+        return pd.Series(coef, index=names), "|coefficient| on standardised features"
     result = permutation_importance(model, x, y, n_repeats=5, random_state=seed, n_jobs=1)
-    order = np.argsort(result.importances_mean)[-15:]
-    fig, ax = plt.subplots(figsize=(6, 0.3 * len(order) + 1))
-    ax.barh(np.array(x.columns)[order], result.importances_mean[order], xerr=result.importances_std[order])
-    ax.set_xlabel("Permutation importance (drop in score)")
+    return pd.Series(result.importances_mean, index=x.columns), "Permutation importance (drop in score)"
+
+
+def _feature_importance(model, x, y, seed: int) -> Path:
+    values, label = importances(model, x, y, seed)
+    top = values.sort_values().tail(15)
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(top) + 1))
+    ax.barh(top.index, top.to_numpy())
+    ax.set_xlabel(label)
     return _save(fig, PLOTS_DIR / "feature_importance.png")
 
 
