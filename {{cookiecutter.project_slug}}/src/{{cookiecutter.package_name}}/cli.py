@@ -63,9 +63,8 @@ def _runs(args) -> int:
         print(f"no runs in experiment {params['mlflow']['experiment']!r} at {tracking_uri(params)}")
         return 0
     columns = list(rows[0])
-    print("  ".join(f"{c:<32}" if c == "run_id" else f"{c:<22}" for c in columns).rstrip())
-    for row in rows:
-        print("  ".join(f"{str(row[c]):<32}" if c == "run_id" else f"{str(row[c]):<22}" for c in columns).rstrip())
+    for cells in [columns, *([str(row[c]) for c in columns] for row in rows)]:
+        print("  ".join(f"{cell:<32}" for cell in cells).rstrip())
     return 0
 
 
@@ -90,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["evaluate"].add_argument(
         "--no-mlflow", action="store_true", help="write metrics and plots without logging an MLflow run"
     )
-    sub.choices["runs"].add_argument("--limit", type=int, default=5, help="how many runs (default: %(default)s)")
+    sub.choices["runs"].add_argument("--limit", type=int, default=5, help="default: %(default)s")
     return parser
 
 
