@@ -1,0 +1,217 @@
+"""Serving figures: the built Bento against `mlflow models serve` of the same model version.
+
+    uv run python benchmarks/serving_benchmark.py [--project DIR] [--seconds 10]
+
+Generates a project (or reuses --project, one that has run `dvc repro`), releases two models
+(timing `register` + `promote` of the second), builds the Bento of @champion, then sends
+single-row requests from one Python load generator at concurrency 1 and 32 to both servers,
+one after the other on this machine. Also the in-process predict time of the same model.
+Prints figures and the targets beside them; it asserts nothing.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.conftest import bake, clean_env
+from tests.servers import Server, free_port
+
+IN_PROCESS = """
+import json, time, statistics, mlflow.sklearn, pandas as pd
+from {pkg}.params import load_params, load_schema
+from {pkg}.features import split_xy
+from {pkg}.tracking import connect
+params = load_params()
+connect(params)
+model = mlflow.sklearn.load_model(f"models:/{{params['mlflow']['registered_model']}}@champion")
+x, _ = split_xy(pd.read_csv("data/processed/test.csv"), load_schema())
+out = {{"rows": x.to_dict(orient="records")}}
+for n in (1, 32):
+    frame = x.head(n)
+    for name, call in (("predict", model.predict), ("predict_proba", model.predict_proba)):
+        call(frame)
+        times = []
+        for _ in range(200):
+            start = time.perf_counter(); call(frame); times.append(time.perf_counter() - start)
+        out[f"{{name}}_{{n}}"] = statistics.median(times) * 1000
+print(json.dumps(out))
+"""
+
+
+async def _one_connection(
+    port: int, path: str, bodies: list[bytes], deadline: float, latencies: list
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+    i = 0
+    try:
+        while time.perf_counter() < deadline:
+            body = bodies[i % len(bodies)]
+            i += 1
+            start = time.perf_counter()
+            writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+            status = (await reader.readline()).split()[1]
+            length, chunked = 0, False
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+                elif name.lower() == "transfer-encoding" and "chunked" in value:
+                    chunked = True
+            if chunked:
+                while size := int((await reader.readline()).strip(), 16):
+                    await reader.readexactly(size + 2)
+                await reader.readline()
+            else:
+                await reader.readexactly(length)
+            if status != b"200":
+                raise RuntimeError(f"{path} answered {status.decode()}")
+            latencies.append(time.perf_counter() - start)
+    finally:
+        writer.close()
+
+
+def load(port: int, path: str, bodies: list[bytes], concurrency: int, seconds: float) -> dict:
+    """Closed loop: each connection sends its next request when the last one is answered."""
+
+    async def run() -> list[float]:
+        latencies: list[float] = []
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(
+            *(_one_connection(port, path, bodies, deadline, latencies) for _ in range(concurrency))
+        )
+        return latencies
+
+    started = time.perf_counter()
+    latencies = sorted(asyncio.run(run()))
+    elapsed = time.perf_counter() - started
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": latencies[len(latencies) // 2] * 1000,
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "n": len(latencies),
+    }
+
+
+def prepare(project_dir: Path | None, scratch: Path):
+    if project_dir is None:
+        project = bake(scratch, project_name="bench demo")
+        project.run("uv", "sync", "--quiet")
+        project.run("uv", "run", "dvc", "repro")
+        project.commit("first model")
+    else:
+        from tests.conftest import BakedProject
+
+        project = BakedProject(project_dir, {})
+    pkg = project.package
+    project.run("uv", "run", pkg, "register")
+    project.run("uv", "run", pkg, "promote", check=False)
+    # A second model, as a merge to main brings one: its register + promote is what is timed.
+    text = re.sub(r"n_estimators: \d+", "n_estimators: 120", project.read("params.yaml"))
+    (project.path / "params.yaml").write_text(text)
+    project.run("uv", "run", "dvc", "repro")
+    project.commit("second model")
+    start = time.perf_counter()
+    project.run("uv", "run", pkg, "register")
+    promote = project.run("uv", "run", pkg, "promote", check=False)
+    release = time.perf_counter() - start
+    return project, release, promote.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, help="a generated project that has run `dvc repro`")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measurement per scenario")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        project, release, promote_status = prepare(args.project, scratch)
+        home = {"BENTOML_HOME": str(scratch / "bentoml")}
+        project.run("uv", "run", project.package, "bento", **home)
+        measured = json.loads(
+            project.run("uv", "run", "python", "-c", IN_PROCESS.format(pkg=project.package)).stdout
+        )
+        rows = measured.pop("rows")
+        columns = list(rows[0])
+        bento_bodies = [json.dumps(row).encode() for row in rows]
+        mlflow_bodies = [
+            json.dumps({"dataframe_split": {"columns": columns, "data": [list(row.values())]}}).encode()
+            for row in rows
+        ]
+        bin_dir = project.path / ".venv/bin"
+        name = re.search(r"registered_model: (\S+)", project.read("params.yaml")).group(1)
+        bento_name = re.search(r'^name = "(\S+)"', project.read("pyproject.toml"), re.MULTILINE).group(1)
+        servers = {
+            "Bento (bentoml serve)": (
+                [str(bin_dir / "bentoml"), "serve", f"{bento_name}:latest"],
+                "/predict",
+                bento_bodies,
+                "/readyz",
+            ),
+            "mlflow models serve": (
+                [str(bin_dir / "mlflow"), "models", "serve", "-m", f"models:/{name}@champion"]
+                + ["--env-manager", "local"],
+                "/invocations",
+                mlflow_bodies,
+                "/health",
+            ),
+        }
+        results = {}
+        for label, (command, path, bodies, ready) in servers.items():
+            port = free_port()
+            flag = ["--port", str(port), "--host", "127.0.0.1"]
+            server = Server(
+                command + flag,
+                cwd=project.path,
+                # mlflow models serve starts `uvicorn` by name: the project's environment comes first.
+                env=clean_env(
+                    **home, MONITORING_DIR=str(scratch / "monitoring"), PATH=f"{bin_dir}:{os.environ['PATH']}"
+                ),
+                log=scratch / f"{label.split()[0]}.log",
+                ready_url=f"http://127.0.0.1:{port}{ready}",
+            )
+            try:
+                server.wait()
+                # Warm-up: adaptive batching learns its timings from the first requests. Concurrency 1
+                # is measured first: after a burst the batcher keeps waiting for company a while.
+                load(port, path, bodies, 4, 3)
+                results[label] = {c: load(port, path, bodies, c, args.seconds) for c in (1, 32)}
+            finally:
+                server.stop()
+
+    print("single-row requests, closed loop, one Python load generator on the same machine")
+    print(f"{'server':<24}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}")
+    for label, by_concurrency in results.items():
+        for concurrency, r in by_concurrency.items():
+            print(f"{label:<24}{concurrency:>5}{r['rps']:>10.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['n']:>10}")
+    bento, ref = results["Bento (bentoml serve)"], results["mlflow models serve"]
+    print()
+    print("in-process, same model (median of 200 calls):")
+    for n in (1, 32):
+        print(
+            f"  {n:>2} rows: predict {measured[f'predict_{n}']:.2f} ms, predict_proba {measured[f'predict_proba_{n}']:.2f} ms"
+        )
+    print()
+    ratio = bento[32]["rps"] / ref[32]["rps"]
+    print(f"Bento / mlflow req/s at concurrency 32: {ratio:.1f}x  (target >= 5x)")
+    print(f"Bento p99 at concurrency 32: {bento[32]['p99']:.1f} ms  (target < 100 ms)")
+    gap = bento[1]["p50"] - measured["predict_proba_1"]
+    print(
+        f"Bento p50 at concurrency 1 minus in-process predict_proba of 1 row: {gap:.2f} ms  (target <= 3 ms)"
+    )
+    print(
+        f"register + promote of a new model (two processes, wall): {release:.1f} s  (target < 15 s)", end=""
+    )
+    print(f"; promote exit status {promote_status}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""The model registry: register the pipeline's model, gate its promotion, roll back, show.
+
+MLflow aliases carry the state: `champion` is what the service serves, `previous-champion`
+what it served before, `challenger` the last version that lost the gate.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import pandas as pd
+
+from .errors import UserError
+from .features import split_xy
+from .metrics import METRICS_PATH, compute_metrics, improvement
+from .split import TEST_PATH, TRAIN_PATH
+from .tracking import MODEL_ARTIFACT, connect, file_md5, git_lineage, log_run, tracking_uri
+from .train import MODEL_PATH
+
+CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous-champion", "challenger"
+NOT_PROMOTED = 3  # exit status of `promote` when the champion stays: a decision, not a failure
+
+
+def _registry(params: dict):
+    mlflow = connect(params)
+    return mlflow, mlflow.MlflowClient(), params["mlflow"]["registered_model"]
+
+
+def _require(*paths: Path) -> None:
+    for path in paths:
+        if not path.is_file():
+            raise UserError(f"{path} not found; run the pipeline first (`dvc repro`, or `dvc pull` then it).")
+
+
+def _alias(client, name: str, alias: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:  # no such alias, or no such registered model yet
+        return None
+
+
+def _version(client, name: str, version: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise UserError(f"version {version} of {name} not found; `show` lists the versions.") from exc
+
+
+def _workspace_version(client, name: str, md5: str):
+    """The version holding this exact model file, if any: each distinct model is registered once."""
+    found = client.search_model_versions(f"name = '{name}' and tags.`model.md5` = '{md5}'")
+    return max(found, key=lambda v: int(v.version)) if found else None
+
+
+def _run_for_model(mlflow, params: dict, schema: dict, md5: str) -> str:
+    """The run that logged this exact model file; logged now if there is none (outputs from a DVC cache)."""
+    runs = mlflow.search_runs(
+        experiment_names=[params["mlflow"]["experiment"]],
+        filter_string=f"tags.`model.md5` = '{md5}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    if runs:
+        return runs[0].info.run_id
+    model = joblib.load(MODEL_PATH)
+    x, y = split_xy(pd.read_csv(TEST_PATH), schema)
+    return log_run(
+        params,
+        compute_metrics(params["task"], model, x, y),
+        model,
+        example=x.head(5),
+        artifacts=[METRICS_PATH] if METRICS_PATH.is_file() else [],
+        data={"train": TRAIN_PATH, "test": TEST_PATH},
+        model_path=MODEL_PATH,
+    )
+
+
+def register(params: dict, schema: dict) -> tuple[str, bool]:
+    """Register models/model.joblib as a version; returns (version, whether it was created now).
+
+    A model already registered (same file hash, e.g. this commit again, or a commit that left the
+    model unchanged) is found and reused, so the workflow can run again safely.
+    """
+    _require(MODEL_PATH, TRAIN_PATH, TEST_PATH)
+    mlflow, client, name = _registry(params)
+    md5, lineage = file_md5(MODEL_PATH), git_lineage()
+    existing = _workspace_version(client, name, md5)
+    if existing:
+        return str(existing.version), False
+    run = client.get_run(_run_for_model(mlflow, params, schema, md5))
+    tags = {
+        **lineage,
+        "model.md5": md5,
+        "data.train.md5": file_md5(TRAIN_PATH),  # the hash dvc.lock records for the training data
+        "data.test.md5": file_md5(TEST_PATH),
+        "run_id": run.info.run_id,
+        **{f"param.{k}": v for k, v in run.data.params.items()},
+        **{f"metric.{k}": f"{v:g}" for k, v in run.data.metrics.items()},
+    }
+    # MLflow 3 keeps a run's model as a logged model of its own: register that, not the run's path.
+    outputs = run.outputs.model_outputs if run.outputs else []
+    uri = f"models:/{outputs[0].model_id}" if outputs else f"runs:/{run.info.run_id}/{MODEL_ARTIFACT}"
+    version = mlflow.register_model(uri, name, tags=tags)
+    return str(version.version), True
+
+
+@dataclass
+class Decision:
+    """The gate's verdict on one version, with the numbers it was based on."""
+
+    name: str
+    version: str
+    promoted: bool
+    reasons: list[str]
+    metric: str
+    new: dict[str, float]
+    champion: str | None = None
+    old: dict[str, float] = field(default_factory=dict)
+    floors: dict[str, float] = field(default_factory=dict)
+    rows: int = 0
+
+    @property
+    def headline(self) -> str:
+        verdict = "promoted to champion" if self.promoted else "not promoted"
+        line = f"version {self.version} of {self.name} {verdict}: {self.metric} {self.new[self.metric]:g}"
+        if self.old:
+            line += f" vs {self.old[self.metric]:g} of champion version {self.champion}"
+        return f"{line}; {'; '.join(self.reasons)}."
+
+    def markdown(self) -> str:
+        columns = ["metric", f"version {self.version} (new)"]
+        if self.old:
+            columns.append(f"version {self.champion} (champion)")
+        columns.append("floor")
+        lines = [
+            f"### Model promotion: {'promoted' if self.promoted else 'not promoted'}",
+            "",
+            f"Evaluated on the current `{TEST_PATH}` ({self.rows} rows).",
+            "",
+            "| " + " | ".join(columns) + " |",
+            "|" + " --- |" * len(columns),
+        ]
+        for metric, value in self.new.items():
+            cells = [f"**{metric}**" if metric == self.metric else metric, f"{value:g}"]
+            if self.old:
+                cells.append(f"{self.old[metric]:g}" if metric in self.old else "")
+            cells.append(_floor_text(metric, self.floors[metric]) if metric in self.floors else "")
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join([*lines, "", self.headline[0].upper() + self.headline[1:]])
+
+
+def _floor_text(metric: str, floor: float) -> str:
+    return f"{'≥' if improvement(metric, 1, 0) > 0 else '≤'} {floor:g}"
+
+
+def _gate(params: dict, new: dict[str, float], old: dict[str, float]) -> list[str]:
+    """Reasons against promotion; empty when the version may become champion."""
+    promotion = params.get("promotion") or {}
+    metric = params["evaluate"]["primary_metric"]
+    against = []
+    for name, floor in (promotion.get("floors") or {}).items():
+        if name not in new:
+            raise UserError(
+                f"params.yaml promotion.floors names {name!r}, which this task does not measure; "
+                f"use some of: {', '.join(new)}."
+            )
+        if improvement(name, new[name], floor) < 0:
+            against.append(f"{name} {new[name]:g} is worse than its floor {_floor_text(name, floor)}")
+    if old:
+        gain = round(improvement(metric, new[metric], old[metric]), 6)
+        needed = float(promotion.get("min_improvement", 0))
+        if gain <= 0 or gain < needed:
+            against.append(f"{metric} improves by {gain:g}, less than promotion.min_improvement {needed:g}")
+    return against
+
+
+def _score(mlflow, uri: str, task: str, x, y) -> dict[str, float]:
+    return compute_metrics(task, mlflow.sklearn.load_model(uri), x, y)
+
+
+def promote(params: dict, schema: dict, version: str | None = None) -> Decision:
+    """Evaluate a version against @champion on the current test split and move the aliases."""
+    _require(TEST_PATH)
+    mlflow, client, name = _registry(params)
+    if version is None:
+        _require(MODEL_PATH)
+        found = _workspace_version(client, name, file_md5(MODEL_PATH))
+        if found is None:
+            raise UserError(f"{MODEL_PATH} is not a version of {name} yet; run `register` first.")
+        version = found.version
+    candidate = str(_version(client, name, version).version)
+    champion = _alias(client, name, CHAMPION)
+    metric = params["evaluate"]["primary_metric"]
+    x, y = split_xy(pd.read_csv(TEST_PATH), schema)
+    new = _score(mlflow, f"models:/{name}/{candidate}", params["task"], x, y)
+    decision = Decision(
+        name, candidate, False, [], metric, new, rows=len(x),
+        floors=dict((params.get("promotion") or {}).get("floors") or {}),
+    )  # fmt: skip
+    if champion is not None and str(champion.version) == candidate:
+        decision.promoted, decision.champion = True, candidate
+        decision.reasons = ["it already is the champion"]
+        return decision
+    if champion is not None:
+        decision.champion = str(champion.version)
+        try:
+            decision.old = _score(mlflow, f"models:/{name}/{champion.version}", params["task"], x, y)
+        except (KeyError, ValueError) as exc:  # the features changed since the champion was trained
+            raise UserError(
+                f"champion version {champion.version} cannot score the current {TEST_PATH} ({exc}); "
+                f"if the features changed on purpose, make version {candidate} champion with "
+                f"`rollback --version {candidate}`."
+            ) from exc
+    against = _gate(params, new, decision.old)
+    if against:
+        client.set_registered_model_alias(name, CHALLENGER, candidate)
+        decision.reasons = against
+    else:
+        if champion is not None:
+            client.set_registered_model_alias(name, PREVIOUS, champion.version)
+        client.set_registered_model_alias(name, CHAMPION, candidate)
+        challenger = _alias(client, name, CHALLENGER)
+        if challenger is not None and str(challenger.version) == candidate:
+            client.delete_registered_model_alias(name, CHALLENGER)
+        decision.promoted = True
+        decision.reasons = ["every floor passed" + (" and it beats the champion" if champion else "")]
+    verdict = "promoted" if decision.promoted else "rejected"
+    client.set_model_version_tag(name, candidate, "promotion", verdict)
+    return decision
+
+
+def rollback(params: dict, to: str | None = None) -> tuple[str, str]:
+    """Make `to` (default: @previous-champion) the champion; returns (new, old) champion versions."""
+    _, client, name = _registry(params)
+    champion = _alias(client, name, CHAMPION)
+    if champion is None:
+        raise UserError(f"{name} has no champion to roll back from; promote a version first.")
+    if to is None:
+        previous = _alias(client, name, PREVIOUS)
+        if previous is None:
+            raise UserError(f"{name} has no previous-champion; name the version: `rollback --version N`.")
+        to = previous.version
+    target = str(_version(client, name, to).version)
+    if target == str(champion.version):
+        raise UserError(f"version {target} already is the champion of {name}; `show` lists the versions.")
+    client.set_registered_model_alias(name, CHAMPION, target)
+    client.set_registered_model_alias(name, PREVIOUS, champion.version)
+    return target, str(champion.version)
+
+
+def show(params: dict) -> str:
+    """Every version with its aliases, lineage and metrics, newest first."""
+    _, client, name = _registry(params)
+    versions = sorted(
+        client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version), reverse=True
+    )
+    if not versions:
+        return f"{name} has no registered versions yet; `register` adds the pipeline's model."
+    aliases: dict[str, list[str]] = {}
+    for alias, number in client.get_registered_model(name).aliases.items():
+        aliases.setdefault(str(number), []).append(alias)
+    metrics = sorted({k.removeprefix("metric.") for v in versions for k in v.tags if k.startswith("metric.")})
+    header = ["version", "aliases", "commit", "branch", *metrics]
+    rows = [
+        [
+            v.version,
+            ",".join(sorted(aliases.get(str(v.version), []))) or "-",
+            v.tags.get("git.commit", "?")[:7],
+            v.tags.get("git.branch", "?"),
+            *(v.tags.get(f"metric.{m}", "-") for m in metrics),
+        ]
+        for v in versions
+    ]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return (
+        "\n".join(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in [header, *rows]
+        )
+        + f"\n\n{name} at {tracking_uri(params)}"
+    )

@@ -1,0 +1,155 @@
+"""The prediction service (BentoML): the @champion model behind a typed HTTP API.
+
+The request schema is generated from schema.yaml, so a request the model cannot score is
+refused with a 400 naming the field before it reaches the model. `Predictor` is the HTTP
+front; `Model` holds the model, and BentoML merges concurrent calls to it into one batch.
+Every predicted row is appended to the monitoring log that the drift check reads.
+"""
+
+import re
+from typing import Annotated, Any, Literal
+
+import aiohttp
+import bentoml
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from . import monitoring
+from .params import load_params, load_schema
+
+MLFLOW_MODEL_DIR = "mlflow_model"  # where bentoml.mlflow.import_model puts the MLflow model
+
+
+def model_store_name(registered_model: str) -> str:
+    """The BentoML model name for a registered model (BentoML allows fewer characters)."""
+    return re.sub(r"[^a-z0-9_.-]+", "-", registered_model.lower()).strip("-.") or "model"
+
+
+def _feature_type(spec: dict) -> Any:
+    dtype = spec.get("dtype", "float")
+    python_type = {"float": float, "int": int, "category": str}[dtype]
+    if "allowed" in spec:
+        return Literal[tuple(python_type(value) for value in spec["allowed"])]
+    bounds = {"ge": spec.get("min"), "le": spec.get("max")}
+    constraints = {k: v for k, v in bounds.items() if v is not None}
+    if python_type is float:
+        constraints["allow_inf_nan"] = False
+    return Annotated[python_type, Field(**constraints)]
+
+
+def request_model(schema: dict) -> type[BaseModel]:
+    """One row of features: every column required, no others, strict types (no "1.5" for 1.5)."""
+    fields = {name: (_feature_type(spec), ...) for name, spec in schema["features"].items()}
+    return create_model("Features", __config__=ConfigDict(extra="forbid", strict=True), **fields)
+
+
+# Read when the module is imported: at build time from the project, in the Bento from its copies.
+PARAMS = load_params()
+SCHEMA = load_schema()
+CLASSIFICATION = PARAMS["task"] == "classification"
+FEATURES = list(SCHEMA["features"])
+# Rows travel to the model as one array; text categories need an object array.
+ROW_DTYPE = object if any(s.get("dtype") == "category" for s in SCHEMA["features"].values()) else np.float64
+MAX_BATCH = int((PARAMS.get("service") or {}).get("max_batch", 100))
+# `bento` records the exact model in the Bento's arguments; serving from source takes the latest import.
+MODEL_TAG = getattr(bentoml.use_arguments(), "model", None) or (
+    f"{model_store_name(PARAMS['mlflow']['registered_model'])}:latest"
+)
+
+CHAMPION = bentoml.models.BentoModel(MODEL_TAG)
+Features = request_model(SCHEMA)
+
+
+class Prediction(BaseModel):
+    prediction: int | float | str
+    probabilities: list[float] | None = Field(None, description="per class, in the model's class order")
+    model_version: str
+
+
+class BatchPrediction(BaseModel):
+    predictions: list[int | float | str]
+    probabilities: list[list[float]] | None = None
+    model_version: str
+
+
+@bentoml.service(workers=1, traffic={"timeout": 30})
+class Model:
+    """The scikit-learn pipeline of the champion version."""
+
+    champion = CHAMPION  # declared here so the Bento packs the model with this service
+
+    def __init__(self) -> None:
+        import mlflow.sklearn
+
+        self.model = mlflow.sklearn.load_model(self.champion.path_of(MLFLOW_MODEL_DIR))
+
+    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=1000)
+    def infer(self, rows: np.ndarray) -> list[dict]:
+        # An array, not a DataFrame: BentoML 1.4 cannot size DataFrame batches.
+        rows = pd.DataFrame(rows, columns=FEATURES)
+        # The label is the most probable class, as predict() picks it: one pass over the trees, not two.
+        if CLASSIFICATION:
+            probabilities = self.model.predict_proba(rows)
+            labels = self.model.classes_[probabilities.argmax(axis=1)]
+            return [
+                {"prediction": label.item(), "probabilities": p.tolist()}
+                for label, p in zip(labels, probabilities, strict=True)
+            ]
+        return [{"prediction": value.item()} for value in self.model.predict(rows)]
+
+
+@bentoml.service(workers=1, traffic={"timeout": 30}, metrics={"enabled": True})
+class Predictor:
+    """Validated requests in, predictions out, each one logged for monitoring."""
+
+    model = bentoml.depends(Model)
+
+    def __init__(self) -> None:
+        self.version = CHAMPION.stored.info.labels.get("model_version", "unknown")
+        self.log_dir = monitoring.monitoring_dir(PARAMS)
+
+    async def _predict(self, rows: list[BaseModel]) -> list[dict]:
+        records = [row.model_dump() for row in rows]
+        array = np.array([[record[name] for name in FEATURES] for record in records], dtype=ROW_DTYPE)
+        results = await self._infer(array)
+        monitoring.append(
+            self.log_dir,
+            self.version,
+            records,
+            [r["prediction"] for r in results],
+            [r["probabilities"] for r in results] if CLASSIFICATION else None,
+        )
+        return results
+
+    async def _infer(self, array: np.ndarray, attempts: int = 3) -> list[dict]:
+        # BentoML 1.4 replaces its client session every 100 calls and breaks the calls still in
+        # flight on the old one (bentoml/BentoML#4971, #5544). Inference is idempotent: send again.
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.model.to_async.infer(array)
+            except (aiohttp.ClientConnectionError, RuntimeError) as exc:
+                if attempt == attempts or (isinstance(exc, RuntimeError) and "closed" not in str(exc)):
+                    raise
+        raise AssertionError("unreachable")
+
+    # Positional-only: the request body is the row itself (or the list of rows), nothing around it.
+    @bentoml.api(route="/predict")
+    async def predict(self, features: Features, /) -> Prediction:  # type: ignore[valid-type]
+        """Predict one row: a JSON object of every feature."""
+        (result,) = await self._predict([features])
+        return Prediction(**result, model_version=self.version)
+
+    @bentoml.api(route="/predict_batch")
+    async def predict_batch(
+        self,
+        rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_BATCH)],  # type: ignore[valid-type]
+        /,
+    ) -> BatchPrediction:
+        """Predict a JSON array of 1 to service.max_batch rows."""
+        results = await self._predict(rows)
+        return BatchPrediction(
+            predictions=[r["prediction"] for r in results],
+            probabilities=[r["probabilities"] for r in results] if CLASSIFICATION else None,
+            model_version=self.version,
+        )

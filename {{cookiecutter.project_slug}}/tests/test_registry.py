@@ -1,0 +1,142 @@
+"""The registry commands against a temporary SQLite MLflow store, as the workflow runs them."""
+
+import mlflow
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.registry import NOT_PROMOTED
+from {{ cookiecutter.package_name }}.tracking import file_md5
+
+# Hyperparameters of three models of known rank on the bundled data.
+MEDIOCRE = {"n_estimators": 3, "max_depth": 2}
+WORSE = {"n_estimators": 1, "max_depth": 1}  # below the default floors too
+BETTER = {"n_estimators": 100, "max_depth": 8}
+
+
+@pytest.fixture
+def project(workdir, monkeypatch):
+    """The data stages run once; `train(commit, hyperparameters)` makes a commit's model."""
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_HEAD_REF"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    for stage in ("ingest", "validate", "split"):
+        assert main([stage]) == 0
+
+    def train(commit: str, hyperparameters: dict) -> None:
+        params = yaml.safe_load((workdir / "params.yaml").read_text())
+        params["train"]["hyperparameters"] = {**hyperparameters, "n_jobs": 1}
+        (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        monkeypatch.setenv("GITHUB_SHA", commit * 40)
+        assert main(["train"]) == 0
+
+    return train
+
+
+def client():
+    return mlflow.MlflowClient()
+
+
+def aliases(params) -> dict[str, str]:
+    model = client().get_registered_model(params["mlflow"]["registered_model"])
+    return {alias: str(version) for alias, version in model.aliases.items()}
+
+
+def test_register_logs_the_missing_run_tags_lineage_and_is_idempotent(project, params, workdir, capsys):
+    project("a", MEDIOCRE)
+    assert main(["register"]) == 0  # no `evaluate` ran: register logs the model's run itself
+    assert main(["register"]) == 0
+    name = params["mlflow"]["registered_model"]
+    (version,) = client().search_model_versions(f"name = '{name}'")
+    runs = mlflow.search_runs(experiment_names=[params["mlflow"]["experiment"]], output_format="list")
+    assert len(runs) == 1
+    tags = version.tags
+    assert tags["git.commit"] == "a" * 40 and tags["git.branch"] == "main"
+    assert tags["model.md5"] == file_md5(workdir / "models/model.joblib")
+    assert tags["data.train.md5"] == file_md5(workdir / "data/processed/train.csv")
+    assert tags["param.hyperparameters.n_estimators"] == "3"
+    assert float(tags[f"metric.{params['evaluate']['primary_metric']}"]) > 0
+    assert version.run_id == runs[0].info.run_id
+    out = capsys.readouterr().out
+    assert f"registered version 1 of {name}" in out and "already is version 1" in out
+
+
+def test_register_reuses_the_run_evaluate_logged(project, params):
+    project("a", MEDIOCRE)
+    assert main(["evaluate"]) == 0
+    assert main(["register"]) == 0
+    runs = mlflow.search_runs(experiment_names=[params["mlflow"]["experiment"]], output_format="list")
+    (version,) = client().search_model_versions(f"name = '{params['mlflow']['registered_model']}'")
+    assert len(runs) == 1 and version.run_id == runs[0].info.run_id
+
+
+def test_the_gate_promotes_only_a_better_version_and_rollback_restores(
+    project, params, tmp_path, monkeypatch, capsys
+):
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    metric = params["evaluate"]["primary_metric"]
+
+    project("a", MEDIOCRE)
+    assert main(["register"]) == 0
+    assert main(["promote"]) == 0  # no champion yet: passing the floors is enough
+    assert aliases(params) == {"champion": "1"}
+    assert main(["promote"]) == 0  # again: it already is the champion
+    assert "already is the champion" in capsys.readouterr().out
+
+    project("b", WORSE)
+    assert main(["register"]) == 0
+    summary.write_text("")
+    assert main(["promote"]) == NOT_PROMOTED
+    assert aliases(params) == {"champion": "1", "challenger": "2"}
+    text = summary.read_text()
+    assert "not promoted" in text and "version 2 (new)" in text and "version 1 (champion)" in text
+    assert f"{metric} " in text and "worse than its floor" in text
+    assert "promoted=false" in outputs.read_text()
+
+    project("c", BETTER)
+    assert main(["register"]) == 0
+    assert main(["promote"]) == 0
+    assert aliases(params) == {"champion": "3", "previous-champion": "1", "challenger": "2"}
+    assert outputs.read_text().splitlines()[-3:] == ["promoted=true", "version=3", "champion=3"]
+
+    assert main(["rollback"]) == 0
+    assert aliases(params)["champion"] == "1" and aliases(params)["previous-champion"] == "3"
+    assert main(["rollback", "--version", "3"]) == 0
+    assert aliases(params)["champion"] == "3"
+
+    capsys.readouterr()
+    assert main(["show"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["version", "aliases", "commit", "branch"]
+    assert lines[1].split()[:3] == ["3", "champion", "c" * 7]
+    assert lines[2].split()[:2] == ["2", "challenger"]
+
+
+def test_a_first_version_below_the_floors_is_not_promoted(project, params):
+    project("a", WORSE)
+    assert main(["register"]) == 0
+    assert main(["promote"]) == NOT_PROMOTED
+    assert aliases(params) == {"challenger": "1"}
+
+
+def test_mistakes_are_one_line_errors(project, params, workdir, capsys):
+    project("a", MEDIOCRE)
+    assert main(["promote"]) == 2
+    assert "run `register` first" in capsys.readouterr().err
+    assert main(["rollback"]) == 2
+    assert "no champion to roll back from" in capsys.readouterr().err
+    assert main(["register"]) == 0
+    assert main(["promote", "--version", "9"]) == 2
+    assert "version 9 of" in capsys.readouterr().err
+    assert main(["promote"]) == 0
+    assert main(["rollback"]) == 2
+    assert "no previous-champion" in capsys.readouterr().err
+    params["promotion"]["floors"] = {"not_a_metric": 1}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert main(["promote", "--version", "1"]) == 0  # already champion: nothing to gate
+    project("b", WORSE)
+    assert main(["register"]) == 0
+    assert main(["promote"]) == 2
+    assert "names 'not_a_metric'" in capsys.readouterr().err

@@ -1,0 +1,168 @@
+"""The service without a server: its request schema, its model call and its monitoring log."""
+
+import asyncio
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from {{ cookiecutter.package_name }} import monitoring
+from {{ cookiecutter.package_name }}.features import split_xy
+from {{ cookiecutter.package_name }}.train import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def service():
+    # The module reads params.yaml and schema.yaml of the directory it is served from.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        from {{ cookiecutter.package_name }} import service
+
+        return service
+
+
+@pytest.fixture
+def row(source_frame, schema):
+    x, _ = split_xy(source_frame, schema)
+    return {name: float(value) for name, value in x.iloc[0].items()}
+
+
+def errors(model, payload) -> list[tuple]:
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate_json(payload if isinstance(payload, str) else json.dumps(payload))
+    return [(e["type"], e["loc"]) for e in caught.value.errors()]
+
+
+def test_a_valid_row_is_accepted(service, row):
+    assert service.Features.model_validate_json(json.dumps(row)).model_dump() == row
+
+
+def test_each_bad_row_is_refused_with_the_field(service, schema, row):
+    first = next(iter(schema["features"]))
+    missing = {k: v for k, v in row.items() if k != first}
+    assert errors(service.Features, missing) == [("missing", (first,))]
+    assert errors(service.Features, {**row, first: "1.5"}) == [("float_type", (first,))]
+    assert errors(service.Features, {**row, first: True}) == [("float_type", (first,))]
+    assert errors(service.Features, {**row, "unknown": 1.0}) == [("extra_forbidden", ("unknown",))]
+    nan = json.dumps(row).replace(f'"{first}": {json.dumps(row[first])}', f'"{first}": NaN')
+    assert errors(service.Features, nan) == [("finite_number", (first,))]
+    assert errors(service.Features, "not json") == [("json_invalid", ())]
+
+
+def test_ranges_and_allowed_values_come_from_the_schema(service, schema, row):
+    features = service.Features
+    for name, spec in schema["features"].items():
+        if "max" in spec:
+            assert errors(features, {**row, name: spec["max"] + 1}) == [("less_than_equal", (name,))]
+        if "min" in spec:
+            assert errors(features, {**row, name: spec["min"] - 1}) == [("greater_than_equal", (name,))]
+        if "allowed" in spec:
+            assert errors(features, {**row, name: max(spec["allowed"]) + 1}) == [("literal_error", (name,))]
+
+
+def test_model_store_name_is_a_valid_bentoml_name(service):
+    assert service.model_store_name("Demo Model_v2") == "demo-model_v2"
+    assert service.model_store_name("---") == "model"
+
+
+@pytest.fixture
+def predictor(service, params, schema, source_frame, tmp_path):
+    """Both services' instances wired in-process: the Model call is direct, not over HTTP."""
+    x, y = split_xy(source_frame, schema)
+    pipeline = build_model(params, schema).fit(x, y)
+    model = service.Model.inner.__new__(service.Model.inner)
+    model.model = pipeline
+
+    class Dependency:  # what bentoml.depends gives: an async client of the Model service
+        class to_async:  # noqa: N801
+            @staticmethod
+            async def infer(rows):
+                return model.infer(rows)
+
+    front = service.Predictor.inner.__new__(service.Predictor.inner)
+    front.model, front.version, front.log_dir = Dependency, "7", tmp_path / "monitoring"
+    return front, pipeline, x
+
+
+def test_predictions_match_the_model_and_every_row_is_logged(service, params, predictor):
+    front, pipeline, x = predictor
+    rows = [service.Features(**{k: float(v) for k, v in r.items()}) for _, r in x.head(5).iterrows()]
+    single = asyncio.run(front.predict(rows[0]))
+    batch = asyncio.run(front.predict_batch(rows))
+    expected = pipeline.predict(x.head(5))
+    assert single.model_version == batch.model_version == "7"
+    assert single.prediction == expected[0]
+    assert batch.predictions == list(expected)
+    if params["task"] == "classification":
+        assert batch.probabilities == pipeline.predict_proba(x.head(5)).tolist()
+    else:
+        assert batch.probabilities is None
+    (log,) = (front.log_dir).glob("predictions-*.jsonl")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 6
+    assert records[1]["features"] == rows[0].model_dump()
+    assert records[1]["prediction"] == expected[0]
+    assert records[0]["time"].endswith("Z") and records[0]["model_version"] == "7"
+    assert ("probabilities" in records[0]) == (params["task"] == "classification")
+
+
+def test_monitoring_log_format_and_directory(tmp_path, monkeypatch):
+    path = monitoring.append(tmp_path, "3", [{"a": 1.0}, {"a": 2.0}], [0, 1], [[0.9, 0.1], [0.2, 0.8]])
+    assert path.name.startswith("predictions-") and path.suffix == ".jsonl"
+    first, second = (json.loads(line) for line in path.read_text().splitlines())
+    assert first["features"] == {"a": 1.0} and second["probabilities"] == [0.2, 0.8]
+    assert set(first) == {"time", "model_version", "features", "prediction", "probabilities"}
+    monkeypatch.setenv(monitoring.ENV_DIR, str(tmp_path / "elsewhere"))
+    assert monitoring.monitoring_dir({"service": {"monitoring_dir": "monitoring"}}) == tmp_path / "elsewhere"
+    monkeypatch.delenv(monitoring.ENV_DIR)
+    assert monitoring.monitoring_dir({}).name == "monitoring"
+
+
+def test_monitoring_refuses_values_json_cannot_carry(tmp_path):
+    with pytest.raises(ValueError):
+        monitoring.append(tmp_path, "3", [{"a": math.nan}], [0])
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
+def test_model_call_takes_an_array_of_rows(service, predictor):
+    front, pipeline, x = predictor
+    model = service.Model.inner.__new__(service.Model.inner)
+    model.model = pipeline
+    out = model.infer(x.head(3).to_numpy(dtype=np.float64))
+    assert [r["prediction"] for r in out] == list(pipeline.predict(pd.DataFrame(x.head(3))))
+
+
+def test_a_model_call_broken_by_a_recycled_connection_is_sent_again(service, predictor):
+    import aiohttp
+
+    front, pipeline, x = predictor
+    calls = []
+
+    class Flaky:
+        class to_async:  # noqa: N801
+            @staticmethod
+            async def infer(rows):
+                calls.append(len(rows))
+                if len(calls) == 1:
+                    raise aiohttp.ClientConnectionError("Cannot write to closing transport")
+                return [{"prediction": 0}] * len(rows)
+
+    front.model = Flaky
+    assert asyncio.run(front._infer(x.head(2).to_numpy())) == [{"prediction": 0}] * 2
+    assert calls == [2, 2]
+
+    class Broken:
+        class to_async:  # noqa: N801
+            @staticmethod
+            async def infer(rows):
+                raise RuntimeError("the model failed")
+
+    front.model = Broken
+    with pytest.raises(RuntimeError, match="the model failed"):
+        asyncio.run(front._infer(x.head(2).to_numpy()))
