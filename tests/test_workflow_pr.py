@@ -1,0 +1,191 @@
+"""The generated pr.yml, run for real under act against a recording GitHub API."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .act_runner import ORIGIN, REPOSITORY, commit_all, git, pull_request_event, run_act
+from .conftest import bake
+from .fake_github import FakeGitHub
+
+BIN = Path(sys.executable).parent
+WORKFLOW = ".github/workflows/pr.yml"
+TOKEN = "ghs_pr_test_token"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A generated project whose main branch holds a reproduced pipeline, as its first user would commit it."""
+    project = bake(tmp_path_factory.mktemp("pr"), python_version="3.11", project_name="pr demo")
+    git(project.path, "remote", "add", "origin", ORIGIN)
+    project.run("uv", "lock", "--quiet")
+    project.run("uv", "sync", "--quiet")
+    project.run("uv", "run", "dvc", "repro")
+    commit_all(project.path, "generated, pipeline reproduced")
+    return project
+
+
+def branch(project, name: str, edits: dict[str, tuple[str, str]], *, repro: bool) -> None:
+    """A pull request branch off main: each file's `old` text replaced by `new`; `repro` as its author would."""
+    git(project.path, "checkout", "-q", "-B", name, "main")
+    push(project, edits, repro=repro)
+
+
+def push(project, edits: dict[str, tuple[str, str]], *, repro: bool) -> None:
+    for relative, (old, new) in edits.items():
+        text = project.read(relative)
+        assert old in text, f"{old!r} not in {relative}"
+        (project.path / relative).write_text(text.replace(old, new, 1))
+    if repro:
+        project.run("uv", "run", "dvc", "repro")
+    commit_all(project.path, f"change {', '.join(edits)}")
+
+
+def metric(project, rev: str, name: str) -> float:
+    return json.loads(git(project.path, "show", f"{rev}:metrics.json"))[name]
+
+
+def act_pr(project, api: FakeGitHub, *, number: int = 7, head_repo: str = REPOSITORY, secrets=True, tmp=None):
+    head = git(project.path, "rev-parse", "--abbrev-ref", "HEAD")
+    event = pull_request_event(project.path, number, head, head_repo=head_repo)
+    return run_act(
+        project.path,
+        "pull_request",
+        event,
+        secrets={"GITHUB_TOKEN": TOKEN} if secrets else {},
+        variables={"CML_PUBLISH_URL": api.asset_url} if secrets else {},
+        github_api_url=api.url,
+        workdir=tmp,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_pushes(project, tmp_path_factory):
+    """One pull request: a tuned parameter with results committed, then a second push without them."""
+    with FakeGitHub(token=TOKEN) as api:
+        branch(project, "tune", {"params.yaml": ("max_depth: 8", "max_depth: 2")}, repro=True)
+        api.add_pull(REPOSITORY, 7, head="tune")
+        first = act_pr(project, api, tmp=tmp_path_factory.mktemp("act1"))
+        first_comments = [dict(c) for c in api.comments(REPOSITORY, 7)]
+        first_roc_auc = metric(project, "HEAD", "roc_auc")
+        push(project, {"params.yaml": ("n_estimators: 100", "n_estimators: 20")}, repro=False)
+        second = act_pr(project, api, tmp=tmp_path_factory.mktemp("act2"))
+        yield {
+            "first": first,
+            "first_comments": first_comments,
+            "first_roc_auc": first_roc_auc,
+            "second": second,
+            "api": api,
+        }
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_parameter_change_comments_metrics_and_parameters(project, two_pushes):
+    result = two_pushes["first"]
+    assert result.returncode == 0, result
+    (comment,) = two_pushes["first_comments"]
+    base, pr = metric(project, "main", "roc_auc"), two_pushes["first_roc_auc"]
+    assert base != pr
+    verdict = "better" if pr > base else "worse"
+    row = f"| **roc_auc** ↑ | {base:.4g} | {pr:.4g} | {pr - base:+.4g} | {verdict} |"
+    body = comment["body"]
+    assert row in body, body
+    assert "| `train.hyperparameters.max_depth` | 8 | 2 |" in body
+    assert "| modified | `models/model.joblib` |" in body
+    assert "does not match" not in body  # the author committed what CI reproduces
+    assert body.count(two_pushes["api"].asset_url) == 8  # four plots of the PR beside the base's four
+    assert '"CML watermark pr-report"' in body
+    assert row in result.summary
+    # CI starts without a DVC cache: stages run from source, and DVC restores those whose
+    # outputs the earlier ones already reproduced byte for byte (validate, evaluate).
+    assert "**Pipeline:** stages run: ingest," in result.summary and ",train" in result.summary
+    assert "**Data:** not everything could be pulled from the DVC remote" in result.summary
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_second_push_updates_the_same_comment(project, two_pushes):
+    result, api = two_pushes["second"], two_pushes["api"]
+    assert result.returncode == 0, result
+    (comment,) = api.comments(REPOSITORY, 7)
+    assert comment["id"] == two_pushes["first_comments"][0]["id"]
+    assert len(api.calls("POST", r"/repos/acme/demo/issues/7/comments")) == 1
+    assert len(api.calls("PATCH", rf"/repos/acme/demo/issues/comments/{comment['id']}")) == 1
+    assert [call["action"] for call in result.cml_calls] == ["updated"]
+    body = comment["body"]
+    assert "| `train.hyperparameters.n_estimators` | 100 | 20 |" in body
+    assert "| `train.hyperparameters.max_depth` | 8 | 2 |" in body
+    # This push did not commit its results: the report says so, and how to fix it.
+    assert "The committed `dvc.lock` does not match what CI reproduced" in body
+    assert "(stages: train, evaluate)" in body and "> uv run dvc repro\n" in body
+    assert all(
+        r.headers["Authorization"] == f"token {TOKEN}" for r in api.requests if r.path.startswith("/repos")
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_schema_breaking_change_fails_with_the_validation_message(project, tmp_path):
+    branch(
+        project,
+        "narrow-schema",
+        {
+            "schema.yaml": (
+                "mean_radius: {dtype: float, min: 0, max: 60}",
+                "mean_radius: {dtype: float, min: 0, max: 10}",
+            )
+        },
+        repro=False,
+    )
+    with FakeGitHub(token=TOKEN) as api:
+        api.add_pull(REPOSITORY, 8, head="narrow-schema")
+        result = act_pr(project, api, number=8, tmp=tmp_path)
+    assert result.returncode != 0
+    assert result.steps()["Reproduce the pipeline"] == "failure"
+    assert "### The pipeline failed" in result.summary
+    assert "column 'mean_radius' has 522 values outside [0, 10]" in result.summary
+    assert "ERROR: failed to reproduce 'validate'" in result.summary
+    assert api.requests == [] and result.cml_calls == []
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_fork_runs_tests_and_pipeline_without_commenting(project, tmp_path):
+    branch(project, "fork-tune", {"params.yaml": ("max_depth: 8", "max_depth: 4")}, repro=False)
+    with FakeGitHub(token=TOKEN) as api:
+        result = act_pr(project, api, number=9, head_repo="someone/demo", secrets=False, tmp=tmp_path)
+    assert result.returncode == 0, result
+    steps = result.steps()
+    for step in ("Install", "Lint", "Test", "Reproduce the pipeline", "Report against the base branch"):
+        assert steps[step] == "success", steps
+    assert "| `train.hyperparameters.max_depth` | 8 | 4 |" in result.summary
+    assert "No report comment: this pull request comes from the fork `someone/demo`" in result.summary
+    assert "publishing images in the comment is off" in result.summary
+    assert api.requests == [] and result.cml_calls == []
+
+
+@pytest.mark.parametrize("remote", ["local", "s3", "gcs", "azure"])
+def test_pr_workflow_is_zizmor_clean_and_schema_valid(tmp_path, remote):
+    workflow = bake(tmp_path, dvc_remote=remote).path / WORKFLOW
+    zizmor = subprocess.run(
+        [BIN / "zizmor", "--offline", "--no-progress", "--format", "plain", workflow],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert zizmor.returncode == 0 and "No findings to report" in zizmor.stdout, zizmor.stdout + zizmor.stderr
+    schema = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    jobs = yaml.safe_load(workflow.read_text())["jobs"]
+    assert jobs["pipeline"]["permissions"] == {"contents": "read"}
+    assert jobs["comment"]["permissions"] == {"pull-requests": "write"}

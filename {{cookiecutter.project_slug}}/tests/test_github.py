@@ -1,0 +1,380 @@
+"""The GitHub client, the drift issue and the retraining pull request, against a small GitHub REST
+API on loopback (state in memory, every request recorded) and, for the push, a bare git repository."""
+
+import json
+import os
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from {{ cookiecutter.package_name }} import drift_issue, retrain
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.github import GitHub
+
+REPO = "acme/demo"
+TOKEN = "ghs_test"
+
+
+@pytest.fixture(autouse=True)
+def outside_actions(monkeypatch):
+    """No variables of a surrounding workflow run (pr.yml runs these tests): a test sets what it needs."""
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "GIT_CONFIG_", "RUNNER_")) or name in ("CI", "DRIFT_CURRENT"):
+            monkeypatch.delenv(name)
+
+
+class API:
+    """Issues, labels and pull requests of one repository; `fail` maps (method, path) to a status."""
+
+    def __init__(self):
+        self.requests, self.issues, self.comments, self.labels = [], {}, [], {}
+        self.fail: dict[tuple[str, str], tuple[int, dict]] = {}
+        self.drop_labels = False  # GitHub drops the labels of a token that may not set them
+
+    def answer(self, method: str, path: str, query: dict, body):
+        if (method, path) in self.fail:
+            return self.fail[(method, path)]
+        rest = path.removeprefix(f"/repos/{REPO}")
+        if method == "GET" and rest.startswith("/labels/"):
+            label = self.labels.get(rest.removeprefix("/labels/"))
+            return (200, label) if label else (404, {"message": "Not Found"})
+        if (method, rest) == ("POST", "/labels"):
+            self.labels[body["name"]] = body
+            return 201, body
+        if (method, rest) == ("GET", "/issues"):
+            wanted = query.get("labels", [""])[0]
+            found = [i for i in self.issues.values() if i["state"] == query.get("state", ["open"])[0]]
+            return 200, page([i for i in found if wanted in {lb["name"] for lb in i["labels"]}], query)
+        if (method, rest) == ("POST", "/issues"):
+            labels = [] if self.drop_labels else body.get("labels", [])
+            return 201, self.add(title=body["title"], body=body["body"], labels=labels)
+        if method == "POST" and rest.endswith("/comments"):
+            number = int(rest.split("/")[2])
+            self.comments.append({"issue": number, "body": body["body"]})
+            return 201, {"id": len(self.comments), "html_url": f"https://github.com/{REPO}/issues/{number}"}
+        if (method, rest) == ("GET", "/pulls"):
+            head = query["head"][0].partition(":")[2]
+            return 200, page([i for i in self.issues.values() if i.get("head", {}).get("ref") == head], query)
+        if (method, rest) == ("POST", "/pulls"):
+            head, base = {"ref": body["head"]}, {"ref": body["base"]}
+            pull = self.add(title=body["title"], body=body["body"], head=head, base=base, pull_request={})
+            return 201, pull
+        if method == "PATCH" and rest.startswith("/pulls/"):
+            pull = self.issues[int(rest.split("/")[2])]
+            pull.update(body)
+            return 200, pull
+        return 404, {"message": "Not Found"}
+
+    def add(self, labels=(), **fields) -> dict:
+        number = len(self.issues) + 1
+        item = {"number": number, "state": "open", "labels": [{"name": n} for n in labels], **fields}
+        item["html_url"] = f"https://github.com/{REPO}/issues/{number}"
+        self.issues[number] = item
+        return item
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(method, path.removeprefix(f"/repos/{REPO}")) for method, path, *_ in self.requests]
+
+
+def page(items: list, query: dict) -> list:
+    size, number = int(query.get("per_page", ["30"])[0]), int(query.get("page", ["1"])[0])
+    return items[(number - 1) * size : number * size]
+
+
+@pytest.fixture
+def api(monkeypatch):
+    state = API()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def handle_one(self):
+            parts = urlsplit(self.path)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.loads(raw) if raw else None
+            query = parse_qs(parts.query)
+            state.requests.append((self.command, parts.path, query, dict(self.headers), body))
+            status, payload = state.answer(self.command, parts.path, query, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = handle_one
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    for name, value in {
+        "GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "77",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def actions(tmp_path, monkeypatch):
+    """$GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY of a step; read back as (outputs, summary)."""
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    def read():
+        lines = output.read_text().splitlines() if output.exists() else []
+        return dict(line.split("=", 1) for line in lines), summary.read_text() if summary.exists() else ""
+
+    return read
+
+
+# The client.
+
+
+def test_request_sends_the_token_and_json_and_reads_the_answer(api):
+    answer = GitHub().request("POST", "/labels", {"name": "drift", "color": "d93f0b"})
+    assert answer == {"name": "drift", "color": "d93f0b"}
+    method, path, _, headers, body = api.requests[0]
+    assert (method, path, body) == ("POST", f"/repos/{REPO}/labels", {"name": "drift", "color": "d93f0b"})
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert headers["Accept"] == "application/vnd.github+json"
+    assert headers["X-Github-Api-Version"] == "2022-11-28"
+
+
+def test_an_error_answer_is_one_sentence_with_githubs_message_and_the_likely_cause(api):
+    api.fail[("POST", f"/repos/{REPO}/issues")] = (403, {"message": "Resource not accessible by integration"})
+    with pytest.raises(UserError) as caught:
+        GitHub().request("POST", "/issues", {"title": "x"})
+    assert str(caught.value) == (
+        "GitHub answered 403 to POST /issues: Resource not accessible by integration; the token lacks a "
+        "permission this needs (the job's `permissions:`), or a setting forbids it."
+    )
+    assert GitHub().request("GET", "/labels/none", accept=(404,)) is None
+
+
+def test_validation_errors_are_named(api):
+    errors = [{"resource": "PullRequest", "message": "No commits between main and retrain-on-drift"}]
+    api.fail[("POST", f"/repos/{REPO}/pulls")] = (422, {"message": "Validation Failed", "errors": errors})
+    with pytest.raises(UserError, match=r"Validation Failed \(No commits between main and retrain-on-drift"):
+        GitHub().request("POST", "/pulls", {})
+
+
+def test_an_unreachable_api_and_a_missing_token_are_user_errors(monkeypatch):
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    with pytest.raises(UserError, match="GITHUB_TOKEN is not set"):
+        GitHub()
+    github = GitHub(api_url="http://127.0.0.1:9", token=TOKEN, timeout=5)
+    with pytest.raises(UserError, match=r"could not reach the GitHub API at http://127.0.0.1:9"):
+        github.request("GET", "/issues")
+
+
+def test_list_reads_every_page(api):
+    for _ in range(130):
+        api.add(title="old", labels=["drift"])
+    assert len(GitHub().list("/issues", {"state": "open", "labels": "drift"})) == 130
+    pages = [(q["per_page"], q["page"]) for _, _, q, *_ in api.requests]
+    assert pages == [(["100"], ["1"]), (["100"], ["2"])]
+
+
+# The drift issue.
+
+
+def write_report(directory: Path, drifted: bool = True) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    head = "### ⚠️ Drift detected: 3 of 4 columns drifted." if drifted else "### No drift: 0 of 4 columns."
+    (directory / "drift.md").write_text(f"{head}\n\n| column | drifted |\n|---|---|\n| bmi | **yes** |\n")
+    (directory / "drift.json").write_text(json.dumps({"drift_detected": drifted}))
+    return directory / "drift.md"
+
+
+def test_first_drift_opens_a_labelled_issue_with_the_report(api, actions, tmp_path):
+    report = write_report(tmp_path / "reports")
+    assert drift_issue.run(str(report)) == 0
+    assert api.calls() == [
+        ("GET", "/labels/drift"), ("POST", "/labels"), ("GET", "/issues"), ("POST", "/issues"),
+    ]  # fmt: skip
+    (issue,) = api.issues.values()
+    assert issue["title"] == "Data drift detected" and issue["labels"] == [{"name": "drift"}]
+    assert issue["body"] == report.read_text() + (
+        "\nFound by [this run of the drift workflow](https://github.com/acme/demo/actions/runs/77); "
+        "its `drift-report` artifact holds drift.html with every column's distributions.\n"
+    )
+    outputs, summary = actions()
+    assert outputs == {"issue": "1", "action": "opened"}
+    assert "**Drift issue:** opened issue #1 (https://github.com/acme/demo/issues/1)." in summary
+
+
+def test_later_drift_comments_on_the_oldest_open_issue_and_ignores_pull_requests(api, actions, tmp_path):
+    api.labels["drift"] = {"name": "drift"}
+    api.add(title="Retrain", labels=["drift"], pull_request={})
+    api.add(title="Data drift detected", labels=["drift"])
+    api.add(title="Labelled by hand later", labels=["drift"])
+    report = write_report(tmp_path / "reports")
+    drift_issue.run(str(report))
+    assert api.calls() == [("GET", "/labels/drift"), ("GET", "/issues"), ("POST", "/issues/2/comments")]
+    assert api.comments[0]["body"].startswith("### ⚠️ Drift detected: 3 of 4 columns drifted.")
+    assert len(api.issues) == 3
+    assert actions()[0] == {"issue": "2", "action": "commented"}
+
+
+def test_a_closed_issue_is_not_commented_on(api, tmp_path):
+    api.labels["drift"] = {"name": "drift"}
+    api.add(title="Data drift detected", labels=["drift"])["state"] = "closed"
+    drift_issue.run(str(write_report(tmp_path / "reports")))
+    assert api.calls()[-1] == ("POST", "/issues") and len(api.issues) == 2
+
+
+def test_no_drift_opens_nothing(api, tmp_path, capsys):
+    assert drift_issue.run(str(write_report(tmp_path / "reports", drifted=False))) == 0
+    assert api.requests == []
+    assert "no drift, so no issue is opened or commented on" in capsys.readouterr().out
+
+
+def test_an_issue_opened_without_its_label_is_an_error(api, tmp_path):
+    api.drop_labels = True
+    with pytest.raises(UserError, match="opened without the label 'drift', so the next run would open"):
+        drift_issue.run(str(write_report(tmp_path / "reports")))
+
+
+def test_a_long_report_is_cut_to_githubs_limit():
+    text = drift_issue.body(
+        "### Drift\n" + "| col | yes |\n" * 10_000, "https://github.com/acme/demo/actions/runs/1"
+    )
+    assert len(text) <= 65_536
+    assert "cut to GitHub's size limit" in text and text.endswith("distributions.\n")
+
+
+# The retraining pull request.
+
+DVC_YAML = """stages:
+  train:
+    cmd: train
+    outs:
+      - models/model.joblib
+    metrics:
+      - metrics.json:
+          cache: false
+    plots:
+      - plots:
+          cache: false
+"""
+
+
+def lock(model_md5: str) -> str:
+    outs = f"    outs:\n    - path: models/model.joblib\n      md5: {model_md5}\n"
+    return f"schema: '2.0'\nstages:\n  train:\n    cmd: train\n{outs}"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def clone(tmp_path, monkeypatch, params):
+    """A clone of a repository with a committed pipeline; `origin` is a bare repository here."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    params["evaluate"]["primary_metric"] = "roc_auc"  # the metrics written below are a classifier's
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    (tmp_path / "dvc.yaml").write_text(DVC_YAML)
+    (tmp_path / "dvc.lock").write_text(lock("aaa"))
+    (tmp_path / "metrics.json").write_text(json.dumps({"roc_auc": 0.9, "accuracy": 0.8}))
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots/roc_curve.png").write_bytes(b"png 1")
+    git(tmp_path, "init", "--quiet", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "base")
+    git(tmp_path, "remote", "add", "origin", str(origin))
+    git(tmp_path, "push", "--quiet", "origin", "main")
+    write_report(tmp_path / "reports/drift")
+    return tmp_path, origin
+
+
+def retrained(path: Path, model_md5: str = "bbb", roc_auc: float = 0.95) -> None:
+    (path / "dvc.lock").write_text(lock(model_md5))
+    (path / "metrics.json").write_text(json.dumps({"roc_auc": roc_auc, "accuracy": 0.8}))
+    (path / "plots/roc_curve.png").write_bytes(b"png 2")
+
+
+def propose(params, token_kind: str = "github") -> int:
+    return retrain.run(params, "reports/drift/drift.md", "main", retrain.BRANCH, "origin", token_kind)
+
+
+def test_an_unchanged_lock_proposes_nothing(api, actions, clone, params):
+    assert propose(params) == 0
+    assert api.requests == []
+    outputs, summary = actions()
+    assert outputs == {"proposed": "false"}
+    assert "dvc.lock is unchanged: the source has no new data since the current model was trained" in summary
+    assert "retrain-on-drift" not in git(clone[1], "branch", "--list")
+
+
+def test_a_changed_lock_is_pushed_and_proposed(api, actions, clone, params):
+    path, origin = clone
+    retrained(path)
+    assert propose(params) == 0
+    assert git(origin, "log", "-1", "--format=%an|%s", retrain.BRANCH) == (
+        "github-actions[bot]|Retrain on new data after drift"
+    )
+    assert git(origin, "rev-parse", f"{retrain.BRANCH}^") == git(origin, "rev-parse", "main")
+    changed = git(origin, "diff", "--name-only", "main", retrain.BRANCH).split()
+    assert changed == ["dvc.lock", "metrics.json", "plots/roc_curve.png"]
+    assert api.calls() == [("GET", "/pulls"), ("POST", "/pulls")]
+    (pull,) = api.issues.values()
+    assert (pull["title"], pull["head"]["ref"], pull["base"]["ref"]) == (
+        retrain.TITLE,
+        retrain.BRANCH,
+        "main",
+    )
+    body = pull["body"]
+    assert "> Drift detected: 3 of 4 columns drifted." in body
+    assert "| **roc_auc** ↑ | 0.9 | 0.95 | +0.05 | better |" in body
+    assert "| modified | `models/model.joblib` |  |" in body
+    assert "Opened with the workflow's GITHUB_TOKEN, so GitHub started no checks for it" in body
+    assert actions()[0] == {"proposed": "true", "pull": "1"}
+
+
+def test_an_open_pull_request_is_updated_and_its_branch_replaced(api, clone, params):
+    path, origin = clone
+    retrained(path)
+    propose(params)
+    first = git(origin, "rev-parse", retrain.BRANCH)
+    git(path, "checkout", "--quiet", "main")  # a later run starts from main again
+    retrained(path, model_md5="ccc", roc_auc=0.97)
+    propose(params, token_kind="app")
+    assert api.calls()[-2:] == [("GET", "/pulls"), ("PATCH", "/pulls/1")]
+    (pull,) = api.issues.values()
+    assert "| 0.9 | 0.97 |" in pull["body"] and "GITHUB_TOKEN" not in pull["body"]
+    second = git(origin, "rev-parse", retrain.BRANCH)
+    assert second != first and git(origin, "rev-parse", f"{second}^") == git(origin, "rev-parse", "main")
+
+
+def test_the_push_token_goes_to_the_github_server_only_and_not_to_the_command_line(monkeypatch):
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example.com")
+    monkeypatch.delenv("GIT_CONFIG_COUNT", raising=False)
+    env = retrain.push_env("secret-token")
+    assert env["GIT_CONFIG_COUNT"] == "1"
+    assert env["GIT_CONFIG_KEY_0"] == "http.https://github.example.com/.extraheader"
+    assert env["GIT_CONFIG_VALUE_0"] == "AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46c2VjcmV0LXRva2Vu"
+
+
+def test_a_refused_pull_request_says_what_to_allow(api, clone, params):
+    path, _ = clone
+    retrained(path)
+    message = "GitHub Actions is not permitted to create or approve pull requests."
+    api.fail[("POST", f"/repos/{REPO}/pulls")] = (403, {"message": message})
+    with pytest.raises(UserError, match="allow GitHub Actions to create pull requests"):
+        propose(params)
