@@ -36,7 +36,9 @@ def main() -> None:
         render = median_of(
             5, lambda i: [COOKIECUTTER, "--no-input", str(TEMPLATE), "-o", str(scratch / f"r{i}")], scratch
         )
-        print(f"render (cookiecutter --no-input, process wall time, median of 5): {render:.2f} s  target < 1 s")
+        print(
+            f"render (cookiecutter --no-input, process wall time, median of 5): {render:.2f} s  target < 1 s"
+        )
 
         project = scratch / "r0" / "demo-model"
         timed(["uv", "sync", "--quiet"], project)

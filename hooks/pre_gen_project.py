@@ -19,10 +19,16 @@ TAKEN_NAMES = {
     "bentoml", "cml", "dvc", "joblib", "matplotlib", "mlflow", "numpy", "pandas", "pytest",
     "scipy", "sklearn", "skops", "yaml", "cookiecutter", "ruff", "pydantic", "tests", "src",
 }  # fmt: skip
-CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 6))
+CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 6),
+)
 CRON_NAMES = {
-    "month": "jan feb mar apr may jun jul aug sep oct nov dec".split(),
-    "day of week": "sun mon tue wed thu fri sat".split(),
+    "month": ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+    "day of week": ["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
 }
 
 
@@ -53,7 +59,9 @@ def check_package(name: str) -> str | None:
 
 def check_email(email: str) -> str | None:
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s.]+", email):
-        return f"author_email {email!r} does not look like an email address; give one like 'name@example.com'."
+        return (
+            f"author_email {email!r} does not look like an email address; give one like 'name@example.com'."
+        )
     return None
 
 

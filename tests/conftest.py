@@ -45,7 +45,9 @@ class BakedProject:
             if p.is_file() and ".git" not in p.relative_to(self.path).parts
         }
 
-    def run(self, *cmd: str, check: bool = True, timeout: int = 900, **env: str) -> subprocess.CompletedProcess:
+    def run(
+        self, *cmd: str, check: bool = True, timeout: int = 900, **env: str
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             cmd, cwd=self.path, env=clean_env(**env), capture_output=True, text=True, timeout=timeout
         )
@@ -92,4 +94,3 @@ def installed(tmp_path_factory):
         return cache[task]
 
     return _installed
-

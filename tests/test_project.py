@@ -85,7 +85,9 @@ def test_corrupt_source_data_stops_the_pipeline_at_validate(project):
         # Nothing half-written: no validated data, and dvc.lock still records the last good validation.
         assert not project.has_file("data/validated/dataset.csv")
         committed = yaml.safe_load(project.run("git", "show", "HEAD:dvc.lock").stdout)
-        assert yaml.safe_load(project.read("dvc.lock"))["stages"]["validate"] == committed["stages"]["validate"]
+        assert (
+            yaml.safe_load(project.read("dvc.lock"))["stages"]["validate"] == committed["stages"]["validate"]
+        )
     finally:
         project.run("git", "checkout", "--", ".")
         project.run("uv", "run", "dvc", "checkout", "--quiet", "--force")

@@ -22,12 +22,18 @@ REMOTES = {
 PYTHONS = ("3.11", "3.12", "3.13")
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
 TRACKING = ("", "https://mlflow.example.com")
+TEMPLATE_UPDATES = ("yes", "no")  # as typed at the prompt or on the command line
 
 
 def combinations():
     pairs = list(itertools.product(TASKS, REMOTES))
-    cycled = zip(itertools.cycle(PYTHONS), itertools.cycle(LICENSES), itertools.cycle(TRACKING))
-    for (task, remote), (python, license_, tracking) in zip(pairs, cycled):
+    cycled = zip(
+        itertools.cycle(PYTHONS),
+        itertools.cycle(LICENSES),
+        itertools.cycle(TRACKING),
+        itertools.cycle(TEMPLATE_UPDATES),
+    )
+    for (task, remote), (python, license_, tracking, updates) in zip(pairs, cycled, strict=False):
         yield {
             "task": task,
             "dvc_remote": remote,
@@ -35,6 +41,7 @@ def combinations():
             "python_version": python,
             "license": license_,
             "mlflow_tracking_uri": tracking,
+            "template_updates": updates,
         }
 
 
@@ -44,10 +51,16 @@ COMBINATIONS = list(combinations())
 def expected_files(answers: dict, package: str) -> set[str]:
     src = f"src/{package}"
     files = {
+        ".cruft.json",
         ".dvc/.gitignore",
         ".dvc/config",
         ".dvcignore",
+        ".github/dependabot.yml",
+        ".github/workflows/drift.yml",
+        ".github/workflows/main.yml",
+        ".github/workflows/pr.yml",
         ".gitignore",
+        ".pre-commit-config.yaml",
         ".python-version",
         "Makefile",
         "README.md",
@@ -58,20 +71,25 @@ def expected_files(answers: dict, package: str) -> set[str]:
         *(
             f"{src}/{name}.py"
             for name in (
-                "__init__", "cli", "data", "errors", "evaluate", "features", "params", "split",
-                "tracking", "train", "validation",
+                "__init__", "bento", "cli", "data", "drift", "drift_data", "drift_issue", "drift_report",
+                "errors", "evaluate", "features", "github", "metrics", "monitoring", "params", "pipeline",
+                "registry", "report", "retrain", "service", "simulate", "split", "tracking", "train",
+                "validation",
             )
         ),
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_data", "test_evaluate", "test_pipeline", "test_split", "test_train",
-                "test_validation",
+                "conftest", "test_data", "test_drift", "test_drift_data", "test_evaluate", "test_github",
+                "test_pipeline", "test_registry", "test_report", "test_service", "test_simulate",
+                "test_split", "test_train", "test_validation",
             )
         ),
     }  # fmt: skip
     if answers["license"] != "Proprietary":
         files.add("LICENSE")
+    if answers.get("template_updates", "yes") == "yes":
+        files.add(".github/workflows/template-update.yml")
     return files
 
 
@@ -108,14 +126,16 @@ def test_answers_reach_the_files(baked, answers):
     project = baked(**answers)
     params = yaml.safe_load(project.read("params.yaml"))
     assert params["task"] == answers["task"]
-    assert params["evaluate"]["primary_metric"] == ("roc_auc" if answers["task"] == "classification" else "rmse")
+    assert params["evaluate"]["primary_metric"] == (
+        "roc_auc" if answers["task"] == "classification" else "rmse"
+    )
     pyproject = tomllib.loads(project.read("pyproject.toml"))
     assert pyproject["project"]["requires-python"] == f">={answers['python_version']}"
     assert project.read(".python-version").strip() == answers["python_version"]
     assert pyproject["project"]["scripts"] == {project.package: f"{project.package}.cli:main"}
     dvc = configparser.ConfigParser()
     dvc.read_string(project.read(".dvc/config"))
-    url = dvc['\'remote "storage"\'']["url"]
+    url = dvc["'remote \"storage\"'"]["url"]
     if answers["dvc_remote"] == "local":
         assert url == "../" + answers["dvc_remote_url"]  # .dvc/config paths are relative to .dvc/
     else:
@@ -152,7 +172,10 @@ BAD_ANSWERS = [
     ({"dvc_remote": "s3", "dvc_remote_url": "gs://bucket/x"}, "does not match dvc_remote s3"),
     ({"dvc_remote_url": "storage"}, "would put the DVC storage inside the repository"),
     ({"author_email": "ada.example.com"}, "author_email 'ada.example.com' does not look like an email"),
-    ({"task": "regression", "dataset": "breast_cancer"}, "dataset 'breast_cancer' does not fit task regression"),
+    (
+        {"task": "regression", "dataset": "breast_cancer"},
+        "dataset 'breast_cancer' does not fit task regression",
+    ),
     ({"github_owner": "acme/inc"}, "github_owner 'acme/inc' is not a GitHub user"),
     ({"mlflow_tracking_uri": "mlflow.example.com"}, "is not an MLflow tracking URI"),
 ]

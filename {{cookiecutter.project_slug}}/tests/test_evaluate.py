@@ -1,7 +1,8 @@
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
-from {{ cookiecutter.package_name }}.evaluate import DIRECTIONS, compute_metrics, importances, improvement, make_plots
+from {{ cookiecutter.package_name }}.evaluate import importances, make_plots
 from {{ cookiecutter.package_name }}.features import split_xy
+from {{ cookiecutter.package_name }}.metrics import DIRECTIONS, compute_metrics, improvement
 from {{ cookiecutter.package_name }}.train import ESTIMATORS, build_model
 
 

@@ -54,6 +54,13 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from .report import write_report
+
+    print(f"wrote {write_report(load_params(args.params), args.base, Path(args.output), images=args.images)}")
+    return 0
+
+
 def _runs(args) -> int:
     from .tracking import recent_runs, tracking_uri
 
@@ -68,6 +75,102 @@ def _runs(args) -> int:
     return 0
 
 
+def _register(args) -> int:
+    from .github import set_outputs
+    from .registry import register
+
+    params = load_params(args.params)
+    version, created = register(params, load_schema(args.schema))
+    what = "registered" if created else "models/model.joblib already is"
+    print(f"{what} version {version} of {params['mlflow']['registered_model']}")
+    set_outputs(version=version)
+    return 0
+
+
+def _promote(args) -> int:
+    from .github import add_summary, set_outputs
+    from .registry import NOT_PROMOTED, promote
+
+    decision = promote(load_params(args.params), load_schema(args.schema), args.version)
+    print(decision.markdown())
+    add_summary(decision.markdown())
+    champion = decision.version if decision.promoted else decision.champion
+    set_outputs(promoted=str(decision.promoted).lower(), version=decision.version, champion=champion or "")
+    return 0 if decision.promoted else NOT_PROMOTED
+
+
+def _rollback(args) -> int:
+    from .github import add_summary, set_outputs
+    from .registry import rollback
+
+    params = load_params(args.params)
+    new, old = rollback(params, args.version)
+    message = (
+        f"Rolled back {params['mlflow']['registered_model']}: champion is version {new}, "
+        f"previous-champion is version {old}."
+    )
+    print(message)
+    add_summary(message)
+    set_outputs(champion=new)
+    return 0
+
+
+def _show(args) -> int:
+    from .registry import show
+
+    print(show(load_params(args.params)))
+    return 0
+
+
+def _bento(args) -> int:
+    from .bento import build, export_context
+    from .github import set_outputs
+
+    tag, model_version = build(load_params(args.params))
+    print(f"built Bento {tag} serving model version {model_version}")
+    if args.export:
+        print(f"wrote its Docker build context to {export_context(tag, Path(args.export))}")
+    set_outputs(tag=tag, model_version=model_version)
+    return 0
+
+
+def _drift(args) -> int:
+    from .drift import run, settings
+    from .github import add_summary, set_outputs
+
+    params = load_params(args.params)
+    status = run(params, args.reference, args.current, args.out_dir, args.labelled, args.model)
+    report = Path(args.out_dir or settings(params)["out_dir"]) / "drift.md"
+    add_summary(report.read_text(encoding="utf-8"))
+    set_outputs(drift=str(status == 1).lower(), report=report)
+    return status
+
+
+def _drift_data(args) -> int:
+    from .drift_data import run
+
+    return run(load_params(args.params), args.current, args.credential)
+
+
+def _drift_issue(args) -> int:
+    from .drift_issue import run
+
+    return run(args.report, args.label)
+
+
+def _retrain_pr(args) -> int:
+    from .retrain import run
+
+    return run(load_params(args.params), args.report, args.base, args.branch, args.remote, args.token_kind)
+
+
+def _simulate(args) -> int:
+    from .simulate import run
+
+    run(load_params(args.params), args.out, args.rows, args.shift, args.seed, source=args.source)
+    return 0
+
+
 COMMANDS = {
     "ingest": (_ingest, "write the source dataset to data/raw"),
     "validate": (_validate, "check raw data against schema.yaml"),
@@ -75,6 +178,17 @@ COMMANDS = {
     "train": (_train, "fit the model pipeline"),
     "evaluate": (_evaluate, "metrics, plots and the MLflow run"),
     "runs": (_runs, "list the latest MLflow runs of the experiment"),
+    "report": (_report, "markdown report of this branch's results against a base revision"),
+    "register": (_register, "register the pipeline's model as a version of the registered model"),
+    "promote": (_promote, "make a version @champion if it beats the champion and passes the floors"),
+    "rollback": (_rollback, "move @champion back to @previous-champion, or to a given version"),
+    "show": (_show, "registered versions with their aliases and metrics"),
+    "bento": (_bento, "build the Bento: the service with the @champion model"),
+    "drift": (_drift, "compare production data with the training data; exit 1 on drift"),
+    "simulate": (_simulate, "write a resampled, optionally shifted, current dataset"),
+    "drift-data": (_drift_data, "get the drift check's current data and reference (drift workflow)"),
+    "drift-issue": (_drift_issue, "open the drift issue with a drift report, or comment on the open one"),
+    "retrain-pr": (_retrain_pr, "push the retrained pipeline's results and open or update its pull request"),
 }
 
 
@@ -89,7 +203,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["evaluate"].add_argument(
         "--no-mlflow", action="store_true", help="write metrics and plots without logging an MLflow run"
     )
+    sub.choices["report"].add_argument("--base", default="main", help="git revision to compare with")
+    sub.choices["report"].add_argument(
+        "--output", default="reports/pr/report.md", help="markdown file to write"
+    )
+    sub.choices["report"].add_argument(
+        "--images", action=argparse.BooleanOptionalAction, default=True, help="embed plots as images"
+    )
     sub.choices["runs"].add_argument("--limit", type=int, default=5, help="default: %(default)s")
+    sub.choices["promote"].add_argument(
+        "--version", help="version to consider (default: the one registered for this commit's model)"
+    )
+    sub.choices["promote"].epilog = "exit status: 0 promoted (or already champion), 3 not promoted, 2 error"
+    sub.choices["rollback"].add_argument(
+        "--version", help="version to make champion (default: @previous-champion)"
+    )
+    sub.choices["bento"].add_argument(
+        "--export", metavar="DIR", help="also unpack the Bento and its model into DIR: a Docker build context"
+    )
+    from . import drift, drift_data, drift_issue, retrain, simulate
+
+    drift.add_arguments(sub.choices["drift"])
+    sub.choices["drift"].epilog = "exit status: 0 no drift, 1 drift, 2 bad input"
+    simulate.add_arguments(sub.choices["simulate"])
+    drift_data.add_arguments(sub.choices["drift-data"])
+    drift_issue.add_arguments(sub.choices["drift-issue"])
+    retrain.add_arguments(sub.choices["retrain-pr"])
     return parser
 
 

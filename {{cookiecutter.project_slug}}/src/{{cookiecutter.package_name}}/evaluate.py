@@ -11,52 +11,13 @@ matplotlib.use("Agg")  # files only; CI runners have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from sklearn import metrics as skm  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402  (the plots' Display classes)
 from sklearn.inspection import permutation_importance  # noqa: E402
 
 from .features import split_xy  # noqa: E402
+from .metrics import METRICS_PATH, PLOTS_DIR, compute_metrics  # noqa: E402
 from .split import TEST_PATH, TRAIN_PATH  # noqa: E402
 from .train import MODEL_PATH  # noqa: E402
-
-METRICS_PATH = Path("metrics.json")
-PLOTS_DIR = Path("plots")
-
-# +1: higher is better; -1: lower is better. The PR report and the merge gate read this.
-DIRECTIONS = {
-    "accuracy": 1,
-    "precision": 1,
-    "recall": 1,
-    "f1": 1,
-    "roc_auc": 1,
-    "r2": 1,
-    "rmse": -1,
-    "mae": -1,
-}
-
-
-def improvement(metric: str, new: float, old: float) -> float:
-    """How much better `new` is than `old` (negative when worse), whatever the metric's direction."""
-    return (new - old) * DIRECTIONS.get(metric, 1)
-
-
-def compute_metrics(task: str, model, x: pd.DataFrame, y: pd.Series) -> dict[str, float]:
-    predicted = model.predict(x)
-    if task == "classification":
-        scores = model.predict_proba(x)[:, 1]
-        values = {
-            "accuracy": skm.accuracy_score(y, predicted),
-            "precision": skm.precision_score(y, predicted, zero_division=0),
-            "recall": skm.recall_score(y, predicted, zero_division=0),
-            "f1": skm.f1_score(y, predicted, zero_division=0),
-            "roc_auc": skm.roc_auc_score(y, scores),
-        }
-    else:
-        values = {
-            "rmse": skm.root_mean_squared_error(y, predicted),
-            "mae": skm.mean_absolute_error(y, predicted),
-            "r2": skm.r2_score(y, predicted),
-        }
-    return {name: round(float(value), 6) for name, value in values.items()}
 
 
 def _save(fig, path: Path) -> Path:
