@@ -17,11 +17,16 @@ uv: ## make sure uv is available (installs it into .cache/bootstrap if it is not
 dev: uv ## install the template's development tools into .venv
 	uv sync --locked --quiet
 
-demo: dev ## generate a project with the defaults into out/demo-model and run its lifecycle locally
+demo: dev ## generate a project with defaults into out/demo-model and run its lifecycle: pipeline, MLflow, gate, Bento, drift
 	rm -rf $(DEMO)
 	uv run cookiecutter --no-input . -o $(dir $(DEMO))
 	cd $(DEMO) && git add -A && git -c user.name=Demo -c user.email=demo@example.com commit -qm "generated"
-	cd $(DEMO) && $(MAKE) --no-print-directory setup repro metrics runs
+	cd $(DEMO) && $(MAKE) --no-print-directory setup repro metrics runs register promote models bento
+	@echo "--- the drift check on production-like data: held-out rows with worst_radius and mean_texture shifted by 1 sd"
+	cd $(DEMO) && uv run demo_model simulate --shift worst_radius:mean=1 --shift mean_texture:mean=1
+	cd $(DEMO) && { uv run demo_model drift --current data/simulated/current.csv; test $$? -le 1; }  # 1 means drift: a finding
+	cat $(DEMO)/reports/drift/drift.md
+	@echo "Done: the project is in $(DEMO); 'make serve' there serves the champion at http://127.0.0.1:3000."
 
 test: dev ## every test tier: render and hooks, generated projects, workflows under act
 	uv run pytest

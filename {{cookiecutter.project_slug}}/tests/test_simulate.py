@@ -100,3 +100,10 @@ def test_run_refuses_bad_arguments(tmp_path, source):
         with pytest.raises(UserError, match=message):
             run({}, **args)
     assert not (tmp_path / "c.csv").exists()
+
+
+def test_by_default_as_many_rows_as_the_source(tmp_path, source):
+    # Drawing more rows than the source has repeats rows, which the drift tests would read as drift.
+    source.to_csv(tmp_path / "test.csv", index=False)
+    run({}, str(tmp_path / "c.csv"), None, [], 0, source=str(tmp_path / "test.csv"))
+    assert len(pd.read_csv(tmp_path / "c.csv")) == len(source)

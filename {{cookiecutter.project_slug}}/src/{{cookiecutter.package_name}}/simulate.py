@@ -29,7 +29,11 @@ def add_arguments(parser) -> None:
         default="data/simulated/current.csv",
         help="CSV or parquet file to write (default: %(default)s)",
     )
-    parser.add_argument("--rows", type=int, default=1000, help="rows to draw (default: %(default)s)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        help="rows to draw (default: as many as the source has; more repeat rows, which tests read as drift)",
+    )
     parser.add_argument(
         "--shift",
         action="append",
@@ -96,16 +100,20 @@ def simulate(source: pd.DataFrame, rows: int, shifts: list[Shift], seed: int) ->
             f"use some of: {', '.join(map(str, source.columns))}."
         )
     rng = np.random.default_rng(seed)
-    frame = source.iloc[rng.integers(0, len(source), size=rows)].reset_index(drop=True)
+    # Without replacement while the source has enough rows: repeated rows alone look like drift.
+    picked = rng.choice(len(source), size=rows, replace=rows > len(source))
+    frame = source.iloc[picked].reset_index(drop=True)
     for shift in shifts:
         frame[shift.column] = shifted(frame, source, shift, rng)
     return frame
 
 
-def run(params: dict, out: str, rows: int, shifts: list[str], seed: int, source: str | None = None) -> None:
+def run(
+    params: dict, out: str, rows: int | None, shifts: list[str], seed: int, source: str | None = None
+) -> None:
     """The `simulate` command: writes `out` (CSV or parquet, by its suffix)."""
     parsed = [parse_shift(s) for s in shifts]
-    if rows < 1:
+    if rows is not None and rows < 1:
         raise UserError(f"--rows is {rows}; give a positive number of rows.")
     path, out_path = Path(source or SOURCE), Path(out)
     if out_path.suffix.lower() not in (".csv", ".parquet"):
@@ -115,6 +123,7 @@ def run(params: dict, out: str, rows: int, shifts: list[str], seed: int, source:
     data = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
     if data.empty:
         raise UserError(f"{path} has no rows; run `dvc repro` to rebuild it.")
+    rows = len(data) if rows is None else rows
     frame = simulate(data, rows, parsed, seed)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_path.suffix.lower() == ".parquet":
