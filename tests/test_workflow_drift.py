@@ -21,6 +21,7 @@ import yaml
 from .act_runner import REPOSITORY, commit_all, git, run_act
 from .conftest import bake
 from .fake_github import FakeGitHub
+from .test_workflows_static import assert_zizmor_and_schema_clean
 
 BIN = Path(sys.executable).parent
 WORKFLOW = ".github/workflows/drift.yml"
@@ -286,20 +287,7 @@ def test_a_github_app_token_updates_the_same_pull_request(project, runs):
 def test_drift_workflow_is_zizmor_clean_and_schema_valid(tmp_path, remote):
     project = bake(tmp_path, dvc_remote=remote, drift_schedule="17 3 * * 2,5")
     workflow = project.path / WORKFLOW
-    zizmor = subprocess.run(
-        [BIN / "zizmor", "--offline", "--no-progress", "--format", "plain", workflow],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    assert zizmor.returncode == 0 and "No findings to report" in zizmor.stdout, zizmor.stdout + zizmor.stderr
-    schema = subprocess.run(
-        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    assert schema.returncode == 0, schema.stdout + schema.stderr
+    assert_zizmor_and_schema_clean(workflow)
     loaded = yaml.safe_load(workflow.read_text())
     assert loaded[True]["schedule"] == [{"cron": "17 3 * * 2,5"}]  # YAML reads the key `on` as True
     assert loaded["permissions"] == {}

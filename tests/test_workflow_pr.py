@@ -1,7 +1,6 @@
 """The generated pr.yml, run for real under act against a recording GitHub API."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import yaml
 from .act_runner import ORIGIN, REPOSITORY, commit_all, git, pull_request_event, run_act
 from .conftest import bake
 from .fake_github import FakeGitHub
+from .test_workflows_static import assert_zizmor_and_schema_clean
 
 BIN = Path(sys.executable).parent
 WORKFLOW = ".github/workflows/pr.yml"
@@ -172,20 +172,7 @@ def test_fork_runs_tests_and_pipeline_without_commenting(project, tmp_path):
 @pytest.mark.parametrize("remote", ["local", "s3", "gcs", "azure"])
 def test_pr_workflow_is_zizmor_clean_and_schema_valid(tmp_path, remote):
     workflow = bake(tmp_path, dvc_remote=remote).path / WORKFLOW
-    zizmor = subprocess.run(
-        [BIN / "zizmor", "--offline", "--no-progress", "--format", "plain", workflow],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    assert zizmor.returncode == 0 and "No findings to report" in zizmor.stdout, zizmor.stdout + zizmor.stderr
-    schema = subprocess.run(
-        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    assert schema.returncode == 0, schema.stdout + schema.stderr
+    assert_zizmor_and_schema_clean(workflow)
     jobs = yaml.safe_load(workflow.read_text())["jobs"]
     assert jobs["pipeline"]["permissions"] == {"contents": "read"}
     assert jobs["comment"]["permissions"] == {"pull-requests": "write"}

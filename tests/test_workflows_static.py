@@ -12,6 +12,25 @@ from .test_render import COMBINATIONS
 
 BIN = Path(sys.executable).parent
 
+
+def assert_zizmor_and_schema_clean(workflow: Path) -> None:
+    """No zizmor finding (default persona) and valid against GitHub's workflow schema."""
+    zizmor = subprocess.run(
+        [BIN / "zizmor", "--offline", "--no-progress", "--format", "plain", workflow],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert zizmor.returncode == 0 and "No findings to report" in zizmor.stdout, zizmor.stdout + zizmor.stderr
+    schema = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+
+
 # Pedantic findings accepted on purpose, as (audit, file, place); README.md "Static gate" says why.
 # Any other pedantic finding fails the gate, and so does one of these once it is gone.
 ACCEPTED_PEDANTIC: set[tuple[str, str, str]] = set()  # none: README.md, "Static gate"

@@ -14,7 +14,7 @@ from .errors import UserError
 from .features import split_xy
 from .metrics import METRICS_PATH, compute_metrics, improvement
 from .split import TEST_PATH, TRAIN_PATH
-from .tracking import MODEL_ARTIFACT, connect, file_md5, git_lineage, log_run, tracking_uri
+from .tracking import MODEL_ARTIFACT, connect, file_md5, git_lineage, log_run, run_of_model, tracking_uri
 from .train import MODEL_PATH
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous-champion", "challenger"
@@ -58,15 +58,9 @@ def _workspace_version(client, name: str, md5: str):
 
 def _run_for_model(mlflow, params: dict, schema: dict, md5: str) -> str:
     """The run that logged this exact model file; logged now if there is none (outputs from a DVC cache)."""
-    runs = mlflow.search_runs(
-        experiment_names=[params["mlflow"]["experiment"]],
-        filter_string=f"tags.`model.md5` = '{md5}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-        output_format="list",
-    )
-    if runs:
-        return runs[0].info.run_id
+    run = run_of_model(mlflow, params, md5)
+    if run:
+        return run.info.run_id
     model = joblib.load(MODEL_PATH)
     x, y = split_xy(pd.read_csv(TEST_PATH), schema)
     return log_run(

@@ -188,21 +188,14 @@ def mlflow_line(params: dict) -> str:
             "is discarded with the runner; set `MLFLOW_TRACKING_URI` to keep runs and link them here.\n"
         )
     try:
-        from .tracking import connect
+        from .tracking import connect, run_of_model
 
-        mlflow = connect(params)
-        runs = mlflow.search_runs(
-            experiment_names=[params["mlflow"]["experiment"]],
-            filter_string=f"tags.`model.md5` = '{file_md5(MODEL_PATH)}'",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-            output_format="list",
-        )
+        found = run_of_model(connect(params), params, file_md5(MODEL_PATH))
     except Exception as exc:  # the report must not fail because the tracking server is unreachable
         return f"MLflow: could not look up the run at {uri} ({exc.__class__.__name__}).\n"
-    if not runs:
+    if not found:
         return f"MLflow: no run of this model found at {uri}.\n"
-    run = runs[0].info
+    run = found.info
     url = f"{uri.rstrip('/')}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
     return f"MLflow: [run {run.run_id[:8]}]({url})\n"
 

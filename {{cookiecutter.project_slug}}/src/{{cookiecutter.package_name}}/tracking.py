@@ -140,3 +140,15 @@ def recent_runs(params: dict, limit: int = 5) -> list[dict]:
         }
         for run in runs
     ]
+
+
+def run_of_model(mlflow, params: dict, model_md5: str):
+    """The latest run that logged this exact model file (its `model.md5` tag), or None."""
+    runs = mlflow.search_runs(
+        experiment_names=[params["mlflow"]["experiment"]],
+        filter_string=f"tags.`model.md5` = '{model_md5}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    return runs[0] if runs else None
