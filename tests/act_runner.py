@@ -41,6 +41,19 @@ ACTIONS: dict[str, tuple[str, Path | None]] = {
         "1b10c78c7865c340bc4f6099eb2f838309f1e8c3",
         STANDINS / "actions/create-github-app-token",
     ),
+    "docker/setup-buildx-action": (
+        "37fe631027851001ddb9b187196cc803df7f5f0e",
+        STANDINS / "docker/setup-buildx-action",
+    ),
+    "docker/login-action": ("4907a6ddec9925e35a0a9e82d7399ccc52663121", STANDINS / "docker/login-action"),
+    "docker/metadata-action": (
+        "dc802804100637a589fabce1cb79ff13a1411302",
+        STANDINS / "docker/metadata-action",
+    ),
+    "docker/build-push-action": (
+        "53b7df96c91f9c12dcc8a07bcb9ccacbed38856a",
+        STANDINS / "docker/build-push-action",
+    ),
 }
 
 # What the act process (the "runner") passes on to steps: no variables of this test run.
@@ -84,9 +97,12 @@ class ActResult:
 
     def __repr__(self) -> str:  # what pytest shows when an assertion on the result fails
         failed = [name for name, result in self.steps().items() if result == "failure"]
-        tail = "\n".join(self.stdout.splitlines()[-80:])
+        lines = self.stdout.splitlines()
+        tail = "\n".join(lines[-80:])
+        errors = "\n".join(line for line in lines if "::error::" in line or "Error:" in line)
         return (
             f"act exited {self.returncode} after {self.seconds:.0f} s; failed steps: {failed}\n"
+            f"--- errors\n{errors}\n"
             f"--- log (last 80 lines)\n{tail}\n--- summary\n{self.summary}"
         )
 

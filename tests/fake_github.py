@@ -1,6 +1,6 @@
 """A recording stand-in for the GitHub REST API, for workflows run under act.
 
-Implements only what the generated workflows call (issue and pull request comments,
+Implements only what the generated workflows call (the repository, issue and pull request comments,
 issues with labels, labels, pull requests, CML's asset upload), keeps state in memory, records
 every request, and answers 401 without an Authorization header as GitHub does.
 Start it with `with FakeGitHub() as gh:` and give `gh.url` to the workflow as
@@ -44,6 +44,7 @@ class FakeGitHub:
         self.requests: list[Request] = []
         self.assets: dict[str, tuple[str, bytes]] = {}
         self.repos: dict[str, Repo] = {}
+        self.description, self.license = "A demo model", "MIT"  # what GET /repos/{owner}/{repo} reports
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -156,10 +157,10 @@ class FakeGitHub:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() not in ("token", "bearer") or (self.token and token != self.token):
             return 401, {"message": "Bad credentials"}
-        match = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)", path)
+        match = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", path)
         if not match:
             return 404, {"message": "Not Found"}
-        full_name, rest = match.groups()
+        full_name, rest = match.group(1), match.group(2) or ""
         for method, pattern, handler in self._routes():
             found = re.fullmatch(pattern, rest)
             if found and method == request.method:
@@ -168,6 +169,7 @@ class FakeGitHub:
 
     def _routes(self):
         return [
+            ("GET", r"", self._get_repo),
             ("GET", r"/issues/(\d+)/comments", self._list_comments),
             ("POST", r"/issues/(\d+)/comments", self._create_comment),
             ("PATCH", r"/issues/comments/(\d+)", self._update_comment),
@@ -187,6 +189,19 @@ class FakeGitHub:
         per_page = min(int(query.get("per_page", ["30"])[0]), 100)
         page = int(query.get("page", ["1"])[0])
         return items[(page - 1) * per_page : page * per_page]
+
+    def _get_repo(self, full_name, request):
+        owner, name = full_name.split("/")
+        return 200, {
+            "name": name,
+            "full_name": full_name,
+            "owner": {"login": owner},
+            "html_url": f"https://github.com/{full_name}",
+            "clone_url": f"https://github.com/{full_name}.git",
+            "description": self.description,
+            "license": {"spdx_id": self.license},
+            "default_branch": "main",
+        }
 
     def _issue(self, full_name: str, number: str) -> dict | None:
         return self.repo(full_name).issues.get(int(number))

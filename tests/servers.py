@@ -97,3 +97,23 @@ def mlflow_server(project_path: Path, work: Path, env: dict[str, str]) -> tuple[
     env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     server = Server(command, cwd=work, env=env, log=work / "mlflow-server.log", ready_url=f"{uri}/health")
     return server.wait(), uri
+
+
+REGISTRY_STATE = """
+import json, mlflow
+client = mlflow.MlflowClient()
+name = {name!r}
+versions = client.search_model_versions(f"name = '{{name}}'")
+print(json.dumps({{
+    "aliases": {{a: str(v) for a, v in client.get_registered_model(name).aliases.items()}},
+    "versions": sorted(str(v.version) for v in versions),
+    "tags": {{str(v.version): v.tags for v in versions}},
+    "runs": len(mlflow.search_runs(search_all_experiments=True, output_format="list")),
+}}))
+"""
+
+
+def registry_state(project, name: str, uri: str) -> dict:
+    """Aliases, versions with their tags, and the number of runs of `name` on the MLflow server at `uri`."""
+    script = REGISTRY_STATE.format(name=name)
+    return json.loads(project.run("uv", "run", "python", "-c", script, MLFLOW_TRACKING_URI=uri).stdout)

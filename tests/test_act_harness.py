@@ -286,3 +286,136 @@ def test_stand_ins_under_act(repo, api, tmp_path_factory):
     (comment,) = api.comments(REPOSITORY, 7)
     assert "second push" in comment["body"] and f"{api.asset_url}/" in comment["body"]
     assert [c["action"] for c in result.cml_calls] == ["updated"]
+
+
+DOCKER = Path(__file__).parent / "standins/docker"
+DOCKERFILE = """FROM python:3.11-slim
+COPY --chown=bentoml:bentoml ./env/docker ./env/docker/
+COPY --from=ghcr.io/astral-sh/uv:latest /uv /bin/uv
+COPY --chown=bentoml:bentoml . ./
+"""
+
+
+def docker_standin(workspace: Path, script: str, api: FakeGitHub | None = None, **inputs: str):
+    """Run one docker stand-in's script as its composite step would, with `inputs` as INPUT_* values."""
+    out = workspace / "github-output"
+    out.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+    env.update(
+        GITHUB_WORKSPACE=str(workspace),
+        GITHUB_OUTPUT=str(out),
+        GITHUB_REPOSITORY=REPOSITORY,
+        GITHUB_EVENT_NAME="push",
+        GITHUB_REF="refs/heads/main",
+        GITHUB_SHA="0123456789abcdef0123456789abcdef01234567",
+        GITHUB_API_URL=api.url if api else "http://127.0.0.1:9",
+        STANDIN_OUTPUT_DIR=str(workspace / "records"),
+    )
+    env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
+    result = subprocess.run([sys.executable, str(DOCKER / script)], env=env, capture_output=True, text=True)
+    return result, read_outputs(out.read_text())
+
+
+def read_outputs(text: str) -> dict[str, str]:
+    """$GITHUB_OUTPUT as the runner reads it: `name=value` lines and `name<<DELIMITER` blocks."""
+    outputs, lines = {}, iter(text.splitlines())
+    for line in lines:
+        name, heredoc, delimiter = line.partition("<<")
+        if heredoc and "=" not in name:
+            outputs[name] = "\n".join(iter(lambda: next(lines), delimiter))
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            outputs[key] = value
+    return outputs
+
+
+@pytest.fixture
+def bento_context(tmp_path):
+    """A workspace holding a Bento's build context the way `bento --export` writes it."""
+    context = tmp_path / "bento"
+    (context / "env/docker").mkdir(parents=True)
+    (context / "env/docker/Dockerfile").write_text(DOCKERFILE)
+    (context / "bento.yaml").write_text(
+        "name: demo\nmodels: []\nservices:\n- name: Model\n  models:\n  - tag: demo-model:abc123\n"
+        "    module: bentoml.mlflow\n"
+    )
+    (context / "models/demo-model/abc123").mkdir(parents=True)
+    (context / "models/demo-model/abc123/model.yaml").write_text("name: demo-model\n")
+    (tmp_path / "records/docker").mkdir(parents=True)
+    (tmp_path / "records/docker/logins").write_text("ghcr.io acme\n")
+    return tmp_path
+
+
+def build(workspace: Path, **inputs: str):
+    defaults = {"context": "bento", "file": "bento/env/docker/Dockerfile", "tags": "ghcr.io/acme/demo:1",
+                "labels": "a=b", "platforms": "", "push": "true", "load": "false", "target": ""}  # fmt: skip
+    return docker_standin(workspace, "build-push-action/build.py", **{**defaults, **inputs})
+
+
+class TestBuildPushStandIn:
+    def test_records_the_context_dockerfile_tags_and_labels(self, bento_context):
+        result, outputs = build(bento_context, tags="ghcr.io/acme/demo:model-1\nghcr.io/acme/demo:sha-0123")
+        assert result.returncode == 0, result.stdout
+        (record,) = [
+            json.loads(x) for x in (bento_context / "records/docker/builds.jsonl").read_text().splitlines()
+        ]
+        assert record["tags"] == ["ghcr.io/acme/demo:model-1", "ghcr.io/acme/demo:sha-0123"]
+        assert record["labels"] == {"a": "b"} and record["file"] == "bento/env/docker/Dockerfile"
+        assert "models/demo-model/abc123/model.yaml" in record["files"] and record["models"] == [
+            "demo-model:abc123"
+        ]
+        assert outputs["digest"] == record["digest"] and outputs["digest"].startswith("sha256:")
+
+    def test_a_context_without_the_bentos_model_fails(self, bento_context):
+        (bento_context / "bento/models/demo-model/abc123/model.yaml").unlink()
+        result, _ = build(bento_context)
+        assert result.returncode == 1
+        assert "bento.yaml names the model demo-model:abc123" in result.stdout
+        assert not (bento_context / "records/docker/builds.jsonl").exists()
+
+    def test_a_dockerignored_model_is_missing_too(self, bento_context):
+        (bento_context / "bento/.dockerignore").write_text("models/\n")
+        assert "without its model" in build(bento_context)[0].stdout
+
+    def test_a_missing_dockerfile_or_copy_source_fails_as_the_build_would(self, bento_context):
+        assert "failed to read dockerfile" in build(bento_context, file="bento/Dockerfile")[0].stdout
+        assert 'path "elsewhere" not found' in build(bento_context, context="elsewhere")[0].stdout
+        (bento_context / "bento/env/docker/Dockerfile").write_text(DOCKERFILE + "COPY ./env/python ./x/\n")
+        assert '"/env/python": not found' in build(bento_context)[0].stdout
+
+    def test_tags_and_pushes_are_checked_as_a_registry_would(self, bento_context):
+        assert "invalid reference format" in build(bento_context, tags="ghcr.io/Acme/demo:1")[0].stdout
+        assert "tag is needed when pushing" in build(bento_context, tags="")[0].stdout
+        refused = build(bento_context, tags="docker.io/acme/demo:1")[0]
+        assert "unauthorized: authentication required" in refused.stdout
+        assert build(bento_context, tags="docker.io/acme/demo:1", push="false")[0].returncode == 0
+        assert "YAML 1.2" in build(bento_context, push="yes")[0].stdout
+
+
+class TestMetadataStandIn:
+    def meta(self, workspace, api, **inputs):
+        defaults = {"context": "workflow", "images": "ghcr.io/acme/demo", "tags": "", "flavor": "", "labels": "",
+                    "sep_tags": "", "sep_labels": "", "github_token": "t0ken"}  # fmt: skip
+        return docker_standin(workspace, "metadata-action/metadata.py", api, **{**defaults, **inputs})
+
+    def test_tags_by_priority_and_oci_labels_from_the_repository(self, tmp_path, api):
+        tags = "type=sha,format=long\ntype=raw,value=model-3\ntype=ref,event=pr"
+        result, out = self.meta(tmp_path, api, tags=tags, labels="org.opencontainers.image.title=demo-model")
+        assert result.returncode == 0, result.stdout
+        sha = "0123456789abcdef0123456789abcdef01234567"
+        assert out["tags"].splitlines() == ["ghcr.io/acme/demo:model-3", f"ghcr.io/acme/demo:sha-{sha}"]
+        assert out["version"] == "model-3"
+        labels = dict(line.split("=", 1) for line in out["labels"].splitlines())
+        assert labels["org.opencontainers.image.source"] == f"https://github.com/{REPOSITORY}"
+        assert labels["org.opencontainers.image.revision"] == sha
+        assert labels["org.opencontainers.image.title"] == "demo-model"  # the input wins over the default
+        assert labels["org.opencontainers.image.licenses"] == api.license
+        assert api.calls("GET", f"/repos/{REPOSITORY}")
+
+    def test_default_tags_on_a_branch_push(self, tmp_path, api):
+        assert self.meta(tmp_path, api)[1]["tags"] == "ghcr.io/acme/demo:main"
+
+    def test_unknown_tag_types_and_an_unreachable_api_fail(self, tmp_path, api):
+        assert "Unknown tag type attribute: nope" in self.meta(tmp_path, api, tags="type=nope")[0].stdout
+        result, _ = self.meta(tmp_path, None, tags="type=raw,value=x")
+        assert result.returncode == 1 and "Cannot get the repository" in result.stdout

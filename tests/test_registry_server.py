@@ -4,27 +4,16 @@ One project goes through a release history, a commit at a time, as main.yml woul
 a mediocre first model, a worse one, a better one, then a rollback.
 """
 
-import json
 import re
 
 import pytest
 
 from .conftest import bake, clean_env
-from .servers import mlflow_server
+from .servers import mlflow_server, registry_state
 
 pytestmark = pytest.mark.slow
 
 NOT_PROMOTED = 3
-STATE = """
-import json, mlflow
-client = mlflow.MlflowClient()
-name = {name!r}
-print(json.dumps({{
-    "aliases": {{a: str(v) for a, v in client.get_registered_model(name).aliases.items()}},
-    "versions": sorted(str(v.version) for v in client.search_model_versions(f"name = '{{name}}'")),
-    "runs": len(mlflow.search_runs(search_all_experiments=True, output_format="list")),
-}}))
-"""
 
 
 def set_model(project, n_estimators: int, max_depth: int) -> None:
@@ -54,7 +43,7 @@ def history(tmp_path_factory):
         }
 
     def state() -> dict:
-        return json.loads(project.run("uv", "run", "python", "-c", STATE.format(name=name), **env).stdout)
+        return registry_state(project, name, uri)
 
     try:
         release("mediocre", 3, 2)

@@ -6,8 +6,6 @@ are the `serve` dependency group pinned to the versions in uv.lock.
 
 import shutil
 import subprocess
-import tarfile
-import tempfile
 from pathlib import Path
 
 from .errors import UserError
@@ -60,14 +58,13 @@ def import_champion(params: dict):
 
 
 def export_context(tag: str, out: Path) -> Path:
-    """The Bento with its models, unpacked: a Docker build context with env/docker/Dockerfile."""
+    """The Bento with its models as a directory: a Docker build context with env/docker/Dockerfile."""
     import bentoml
 
-    with tempfile.TemporaryDirectory() as scratch:
-        archive = bentoml.export_bento(tag, str(Path(scratch) / "bento.bento"))
-        shutil.rmtree(out, ignore_errors=True)
-        with tarfile.open(archive) as bundle:
-            bundle.extractall(out, filter="data")
+    out = out.resolve()  # BentoML reads a relative path as one from the root of the file system
+    shutil.rmtree(out, ignore_errors=True)
+    # A folder export copies the models in, as the .bento archive would, with no archive to unpack.
+    bentoml.export_bento(tag, f"{out}/", output_format="folder")
     return out
 
 
