@@ -4,7 +4,9 @@ One project, one real `mlflow server` (SQLite backend) as the registry the workf
 with, and three runs in order: the first merge (its model becomes champion and its image is
 pushed), a merge of a worse model (registered, not promoted, no image), and a manual run with
 `force_image` on that same commit (the version is found, not registered again, and the champion's
-image is rebuilt). The docker actions are stand-ins that check and record the build context,
+image is rebuilt). A last run of the worse commit has no registry configured: it releases into
+the runner's own SQLite file, says that nothing persists, and its model, the only one there,
+still fails the absolute floors: no champion, no image. The docker actions are stand-ins that check and record the build context,
 Dockerfile, tags and labels instead of building (there is no Docker engine here).
 """
 
@@ -60,7 +62,7 @@ def releases(tmp_path_factory):
     name = yaml.safe_load(project.read("params.yaml"))["mlflow"]["registered_model"]
     results, states, commits = {}, {}, {}
 
-    def release(label: str, event: str, payload: dict) -> None:
+    def release(label: str, event: str, payload: dict, variables=None) -> None:
         commits[label] = git(project.path, "rev-parse", "HEAD")
         results[label] = run_act(
             project.path,
@@ -68,7 +70,7 @@ def releases(tmp_path_factory):
             payload,
             workflow=WORKFLOW,
             secrets={"GITHUB_TOKEN": TOKEN},
-            variables={"MLFLOW_TRACKING_URI": uri},
+            variables={"MLFLOW_TRACKING_URI": uri} if variables is None else variables,
             github_api_url=api.url,
             workdir=tmp_path_factory.mktemp(label),
         )
@@ -86,6 +88,7 @@ def releases(tmp_path_factory):
             # GitHub's event carries dispatch inputs as strings; the `inputs` context types them.
             dispatch = {"inputs": {"force_image": "true"}, "ref": "refs/heads/main"}
             release("forced", "workflow_dispatch", dispatch)
+            release("unconfigured", "push", push_event(project, before), variables={})
             yield {"project": project, "name": name, "results": results, "states": states, "commits": commits}
     finally:
         server.stop()
@@ -148,3 +151,15 @@ def test_a_forced_run_rebuilds_the_champions_image_without_registering_again(rel
     sha = releases["commits"]["worse"]
     assert build["tags"] == ["ghcr.io/acme/release-demo:model-1", f"ghcr.io/acme/release-demo:sha-{sha}"]
     assert build["labels"]["org.mlflow.model.version"] == "1"
+
+
+def test_without_a_registry_the_release_happens_on_the_runner_and_says_nothing_persists(releases):
+    result = releases["results"]["unconfigured"]
+    assert result.returncode == 0, result
+    assert "No MLflow tracking server is configured" in result.summary
+    assert "**nothing persists**" in result.summary
+    assert releases["states"]["unconfigured"] == releases["states"]["forced"]  # nothing reached the server
+    # The first version of an empty registry still has to pass the floors.
+    assert re.search(r"version 1 of release-demo not promoted: .*worse than its floor", result.summary)
+    assert "**Image:** not built: version 1 was not promoted" in result.summary
+    assert builds(result) == []

@@ -73,28 +73,27 @@ def test_model_store_name_is_a_valid_bentoml_name(service):
 
 @pytest.fixture
 def predictor(service, params, schema, source_frame, tmp_path):
-    """Both services' instances wired in-process: the Model call is direct, not over HTTP."""
+    """The service's instance without a server (and without a model store): a fitted pipeline."""
     x, y = split_xy(source_frame, schema)
     pipeline = build_model(params, schema).fit(x, y)
-    model = service.Model.inner.__new__(service.Model.inner)
-    model.model = pipeline
-
-    class Dependency:  # what bentoml.depends gives: an async client of the Model service
-        class to_async:  # noqa: N801
-            @staticmethod
-            async def infer(rows):
-                return model.infer(rows)
-
     front = service.Predictor.inner.__new__(service.Predictor.inner)
-    front.model, front.version, front.log_dir = Dependency, "7", tmp_path / "monitoring"
+    front.model, front.version, front.log_dir = pipeline, "7", tmp_path / "monitoring"
     return front, pipeline, x
+
+
+def rows_of(service, x: pd.DataFrame) -> list:
+    return [service.Features(**{k: float(v) for k, v in r.items()}) for _, r in x.iterrows()]
 
 
 def test_predictions_match_the_model_and_every_row_is_logged(service, params, predictor):
     front, pipeline, x = predictor
-    rows = [service.Features(**{k: float(v) for k, v in r.items()}) for _, r in x.head(5).iterrows()]
-    single = asyncio.run(front.predict(rows[0]))
-    batch = asyncio.run(front.predict_batch(rows))
+    rows = rows_of(service, x.head(5))
+
+    async def calls():
+        front._infer = service.batched(front._infer_batches)  # the batcher lives in the server's loop
+        return await front.predict(rows[0]), await front.predict_batch(rows)
+
+    single, batch = asyncio.run(calls())
     expected = pipeline.predict(x.head(5))
     assert single.model_version == batch.model_version == "7"
     assert single.prediction == expected[0]
@@ -130,39 +129,26 @@ def test_monitoring_refuses_values_json_cannot_carry(tmp_path):
     assert not list(tmp_path.glob("*.jsonl"))
 
 
-def test_model_call_takes_an_array_of_rows(service, predictor):
+def test_model_call_takes_an_array_of_rows(predictor):
     front, pipeline, x = predictor
-    model = service.Model.inner.__new__(service.Model.inner)
-    model.model = pipeline
-    out = model.infer(x.head(3).to_numpy(dtype=np.float64))
+    out = front.infer(x.head(3).to_numpy(dtype=np.float64))
     assert [r["prediction"] for r in out] == list(pipeline.predict(pd.DataFrame(x.head(3))))
 
 
-def test_a_model_call_broken_by_a_recycled_connection_is_sent_again(service, predictor):
-    import aiohttp
-
+def test_concurrent_requests_reach_the_model_as_few_batches(service, predictor):
     front, pipeline, x = predictor
     calls = []
+    infer = front.infer
+    front.infer = lambda rows: calls.append(len(rows)) or infer(rows)
+    rows = rows_of(service, x.head(40))
 
-    class Flaky:
-        class to_async:  # noqa: N801
-            @staticmethod
-            async def infer(rows):
-                calls.append(len(rows))
-                if len(calls) == 1:
-                    raise aiohttp.ClientConnectionError("Cannot write to closing transport")
-                return [{"prediction": 0}] * len(rows)
+    async def traffic():
+        front._infer = service.batched(front._infer_batches)
+        for row in rows[:12]:  # the batcher first times single calls to learn the model's speed
+            await front.predict(row)
+        return await asyncio.gather(*(front.predict(row) for row in rows[12:]))
 
-    front.model = Flaky
-    assert asyncio.run(front._infer(x.head(2).to_numpy())) == [{"prediction": 0}] * 2
-    assert calls == [2, 2]
-
-    class Broken:
-        class to_async:  # noqa: N801
-            @staticmethod
-            async def infer(rows):
-                raise RuntimeError("the model failed")
-
-    front.model = Broken
-    with pytest.raises(RuntimeError, match="the model failed"):
-        asyncio.run(front._infer(x.head(2).to_numpy()))
+    answers = asyncio.run(traffic())
+    assert [a.prediction for a in answers] == list(pipeline.predict(x.iloc[12:40]))
+    assert sum(calls) == 40
+    assert len(calls) - 12 < 28 / 2, f"28 concurrent requests took {len(calls) - 12} model calls"
