@@ -5,8 +5,8 @@
 Generates a project (or reuses --project), releases two models as main.yml does, timing
 `register` + `promote` of the second, once against the embedded SQLite file and once against a
 real `mlflow server`; builds the Bento of the server's @champion, then sends
-single-row requests from one Python load generator at concurrency 1 and 32 to both servers,
-one after the other on this machine. Also the in-process predict time of the same model.
+single-row requests at concurrency 1 and 32 to both servers, one after the other on this
+machine, from `wrk` when it is installed (Debian's package), else from a Python asyncio client. Also the in-process predict time of the same model.
 Prints figures and the targets beside them; it asserts nothing.
 """
 
@@ -15,6 +15,8 @@ import asyncio
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -102,6 +104,36 @@ def load(port: int, path: str, bodies: list[bytes], concurrency: int, seconds: f
     }
 
 
+def wrk_load(
+    port: int, path: str, bodies: list[bytes], concurrency: int, seconds: float, scratch: Path
+) -> dict:
+    """The same closed loop driven by `wrk` (Debian package `wrk`): a C client that takes less of the
+    machine the servers run on. Bodies rotate as in the Python generator."""
+    script = scratch / f"{path.strip('/')}.lua"
+    quoted = ",\n".join("[==[" + body.decode() + "]==]" for body in bodies)
+    script.write_text(
+        f"bodies = {{\n{quoted}\n}}\ni = 0\n"
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n  i = i % #bodies + 1\n  return wrk.format(nil, nil, nil, bodies[i])\nend\n"
+    )
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    out = subprocess.run([*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"{path} answered errors under wrk:\n{out}")
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def percentile(p: str) -> float:
+        value, scale = re.search(rf"^\s*{p}(?:\.0+)?%\s+([\d.]+)(us|ms|s)\b", out, re.MULTILINE).groups()
+        return float(value) * unit[scale]
+
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": percentile("50"),
+        "p99": percentile("99"),
+        "n": int(re.search(r"(\d+) requests in", out).group(1)),
+    }
+
+
 def prepare(project_dir: Path | None, scratch: Path):
     if project_dir is None:
         project = bake(scratch, project_name="bench demo")
@@ -133,8 +165,10 @@ def timed_release(project, env: dict[str, str]) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", type=Path, help="a generated, installed project (uv sync) to use instead of a new one")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measurement per scenario")
+    parser.add_argument(
+        "--project", type=Path, help="a generated, installed project (uv sync) to use instead of a new one"
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="measurement per scenario")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -201,14 +235,20 @@ def serve_and_load(project, scratch: Path, home: dict, rows: list[dict], seconds
             # Warm-up: adaptive batching learns its timings from the first requests. Concurrency 1
             # is measured first: after a burst the batcher keeps waiting for company a while.
             load(port, path, bodies, 4, 3)
-            results[label] = {c: load(port, path, bodies, c, seconds) for c in (1, 32)}
+            if shutil.which("wrk"):
+                results[label] = {c: wrk_load(port, path, bodies, c, seconds, scratch) for c in (1, 32)}
+            else:
+                results[label] = {c: load(port, path, bodies, c, seconds) for c in (1, 32)}
         finally:
             server.stop()
     return results
 
 
 def report(results: dict, measured: dict, release: float, release_sqlite: float, promote_status: int) -> None:
-    print("single-row requests, closed loop, one Python load generator on the same machine")
+    generator = (
+        "wrk" if shutil.which("wrk") else "a Python asyncio client (install Debian's `wrk` for a lighter one)"
+    )
+    print(f"single-row requests, closed loop, load generator {generator}, on the same machine")
     print(f"{'server':<24}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}")
     for label, by_concurrency in results.items():
         for concurrency, r in by_concurrency.items():
