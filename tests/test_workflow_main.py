@@ -160,6 +160,6 @@ def test_without_a_registry_the_release_happens_on_the_runner_and_says_nothing_p
     assert "**nothing persists**" in result.summary
     assert releases["states"]["unconfigured"] == releases["states"]["forced"]  # nothing reached the server
     # The first version of an empty registry still has to pass the floors.
-    assert re.search(r"version 1 of release-demo not promoted: .*worse than its floor", result.summary)
+    assert re.search(r"Version 1 of release-demo not promoted: .*worse than its floor", result.summary)
     assert "**Image:** not built: version 1 was not promoted" in result.summary
     assert builds(result) == []
