@@ -4,9 +4,10 @@
 
 Generates a project (or reuses --project), releases two models as main.yml does, timing
 `register` + `promote` of the second, once against the embedded SQLite file and once against a
-real `mlflow server`; builds the Bento of the server's @champion, then sends
-single-row requests at concurrency 1 and 32 to both servers, one after the other on this
-machine, from `wrk` when it is installed (Debian's package), else from a Python asyncio client. Also the in-process predict time of the same model.
+real `mlflow server`; builds the Bento of the server's @champion, then sends single-row
+requests at concurrency 1 and 32 to both servers, one after the other on this machine, from
+`wrk` when it is installed (Debian's package), else from a Python asyncio client. Also the
+in-process predict time of the same model.
 Prints figures and the targets beside them; it asserts nothing.
 """
 
@@ -150,12 +151,9 @@ def timed_release(project, env: dict[str, str]) -> tuple[float, int]:
     second (a champion exists, so promote scores both models). Returns (seconds, promote status)."""
     pkg = project.package
     for n_estimators in (100, 120):
-        text = re.sub(r"n_estimators: \d+", f"n_estimators: {n_estimators}", project.read("params.yaml"))
-        (project.path / "params.yaml").write_text(text)
+        project.set_hyperparameters(n_estimators=n_estimators)
         project.run("uv", "run", "dvc", "repro", "--force", **env)  # evaluate logs its run to this store
-        project.run("git", "add", "-A")
-        project.run("git", "-c", "user.name=B", "-c", "user.email=b@example.com", "commit", "-q",
-                    "--allow-empty", "-m", f"{n_estimators} trees")  # fmt: skip
+        project.commit(f"{n_estimators} trees", allow_empty=True)
         start = time.perf_counter()
         project.run("uv", "run", pkg, "register", **env)
         promote = project.run("uv", "run", pkg, "promote", check=False, **env)

@@ -87,6 +87,11 @@ class ActResult:
     seconds: float
     command: list[str] = field(repr=False)
 
+    @property
+    def standin_records(self) -> Path:
+        """$STANDIN_OUTPUT_DIR: what the stand-ins recorded (cml calls, docker logins and builds)."""
+        return self.artifacts.parent / "out"
+
     def steps(self) -> dict[str, str]:
         """Step name -> result (success, failure, skipped) of the main stage."""
         results = {}

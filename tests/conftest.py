@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,11 +58,29 @@ class BakedProject:
             )
         return result
 
-    def commit(self, message: str) -> None:
+    def commit(self, message: str, *, allow_empty: bool = False) -> None:
         self.run("git", "add", "-A")
+        empty = ["--allow-empty"] if allow_empty else []
         self.run(
-            "git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-q", "-m", message
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "commit",
+            "-q",
+            *empty,
+            "-m",
+            message,
         )
+
+    def set_hyperparameters(self, **values: int) -> None:
+        """Change train.hyperparameters in params.yaml, keeping its comments."""
+        text = self.read("params.yaml")
+        for name, value in values.items():
+            text, found = re.subn(rf"^(\s+{name}): \S+", rf"\g<1>: {value}", text, flags=re.MULTILINE)
+            assert found == 1, f"params.yaml has no single {name}"
+        (self.path / "params.yaml").write_text(text)
 
 
 def bake(output_dir: Path, **answers: str) -> BakedProject:

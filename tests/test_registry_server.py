@@ -4,8 +4,6 @@ One project goes through a release history, a commit at a time, as main.yml woul
 a mediocre first model, a worse one, a better one, then a rollback.
 """
 
-import re
-
 import pytest
 
 from .conftest import bake, clean_env
@@ -14,13 +12,6 @@ from .servers import mlflow_server, registry_state
 pytestmark = pytest.mark.slow
 
 NOT_PROMOTED = 3
-
-
-def set_model(project, n_estimators: int, max_depth: int) -> None:
-    text = project.read("params.yaml")
-    text = re.sub(r"n_estimators: \d+", f"n_estimators: {n_estimators}", text)
-    text = re.sub(r"max_depth: \d+", f"max_depth: {max_depth}", text)
-    (project.path / "params.yaml").write_text(text)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +25,7 @@ def history(tmp_path_factory):
     steps = {}
 
     def release(label: str, n_estimators: int, max_depth: int) -> None:
-        set_model(project, n_estimators, max_depth)
+        project.set_hyperparameters(n_estimators=n_estimators, max_depth=max_depth)
         project.run("uv", "run", "dvc", "repro", **env)  # evaluate logs the run to the server
         project.commit(label)
         steps[label] = {

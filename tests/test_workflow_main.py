@@ -6,8 +6,9 @@ pushed), a merge of a worse model (registered, not promoted, no image), and a ma
 `force_image` on that same commit (the version is found, not registered again, and the champion's
 image is rebuilt). A last run of the worse commit has no registry configured: it releases into
 the runner's own SQLite file, says that nothing persists, and its model, the only one there,
-still fails the absolute floors: no champion, no image. The docker actions are stand-ins that check and record the build context,
-Dockerfile, tags and labels instead of building (there is no Docker engine here).
+still fails the absolute floors: no champion, no image. The docker actions are stand-ins that
+check and record the build context, Dockerfile, tags and labels instead of building (there is
+no Docker engine here).
 """
 
 import json
@@ -16,7 +17,7 @@ import re
 import pytest
 import yaml
 
-from .act_runner import REPOSITORY, commit_all, git, run_act
+from .act_runner import REPOSITORY, git, run_act
 from .conftest import bake, clean_env
 from .fake_github import FakeGitHub
 from .servers import mlflow_server, registry_state
@@ -41,12 +42,12 @@ def push_event(project, before: str) -> dict:
 
 def builds(result) -> list[dict]:
     """What the build-push stand-in recorded in this run: one entry per image pushed."""
-    records = result.artifacts.parent / "out/docker/builds.jsonl"
+    records = result.standin_records / "docker/builds.jsonl"
     return [json.loads(line) for line in records.read_text().splitlines()] if records.exists() else []
 
 
 def logins(result) -> list[list[str]]:
-    records = result.artifacts.parent / "out/docker/logins"
+    records = result.standin_records / "docker/logins"
     return [line.split(" ", 1) for line in records.read_text().splitlines()] if records.exists() else []
 
 
@@ -80,10 +81,8 @@ def releases(tmp_path_factory):
         with FakeGitHub(token=TOKEN) as api:
             release("first", "push", push_event(project, "0" * 40))
             before = commits["first"]
-            params = project.path / "params.yaml"
-            text = re.sub(r"n_estimators: \d+", "n_estimators: 1", params.read_text())
-            params.write_text(re.sub(r"max_depth: \d+", "max_depth: 1", text))
-            commit_all(project.path, "a much smaller forest")
+            project.set_hyperparameters(n_estimators=1, max_depth=1)
+            project.commit("a much smaller forest")
             release("worse", "push", push_event(project, before))
             # GitHub's event carries dispatch inputs as strings; the `inputs` context types them.
             dispatch = {"inputs": {"force_image": "true"}, "ref": "refs/heads/main"}
