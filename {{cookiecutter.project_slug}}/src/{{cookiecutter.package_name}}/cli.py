@@ -76,22 +76,41 @@ def _runs(args) -> int:
 
 
 def _register(args) -> int:
-    from .github import set_outputs
-    from .registry import register
-
-    params = load_params(args.params)
-    version, created = register(params, load_schema(args.schema))
-    what = "registered" if created else "models/model.joblib already is"
-    print(f"{what} version {version} of {params['mlflow']['registered_model']}")
-    set_outputs(version=version)
+    _register_model(load_params(args.params), load_schema(args.schema))
     return 0
 
 
+def _register_model(params: dict, schema: dict) -> str:
+    from .github import set_outputs
+    from .registry import register
+
+    version, created = register(params, schema)
+    what = "registered" if created else "models/model.joblib already is"
+    print(f"{what} version {version} of {params['mlflow']['registered_model']}")
+    set_outputs(version=version, created=str(created).lower())
+    return version
+
+
 def _promote(args) -> int:
-    from .github import add_summary, set_outputs
-    from .registry import NOT_PROMOTED, promote
+    from .registry import promote
 
     decision = promote(load_params(args.params), load_schema(args.schema), args.version)
+    return _announce(decision)
+
+
+def _release(args) -> int:
+    # One process: a second one would pay MLflow's imports and connection again (~6 s).
+    from .registry import promote
+
+    params, schema = load_params(args.params), load_schema(args.schema)
+    return _announce(promote(params, schema, _register_model(params, schema)))
+
+
+def _announce(decision) -> int:
+    """The gate's decision on stdout, in the job summary and as step outputs; its exit status."""
+    from .github import add_summary, set_outputs
+    from .registry import NOT_PROMOTED
+
     print(decision.markdown())
     add_summary(decision.markdown())
     champion = decision.version if decision.promoted else decision.champion
@@ -181,6 +200,7 @@ COMMANDS = {
     "report": (_report, "markdown report of this branch's results against a base revision"),
     "register": (_register, "register the pipeline's model as a version of the registered model"),
     "promote": (_promote, "make a version @champion if it beats the champion and passes the floors"),
+    "release": (_release, "register, then promote, in one process: what a merge to main runs"),
     "rollback": (_rollback, "move @champion back to @previous-champion, or to a given version"),
     "show": (_show, "registered versions with their aliases and metrics"),
     "bento": (_bento, "build the Bento: the service with the @champion model"),
@@ -214,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["promote"].add_argument(
         "--version", help="version to consider (default: the one registered for this commit's model)"
     )
-    sub.choices["promote"].epilog = "exit status: 0 promoted (or already champion), 3 not promoted, 2 error"
+    for gate in ("promote", "release"):
+        sub.choices[gate].epilog = "exit status: 0 promoted (or already champion), 3 not promoted, 2 error"
     sub.choices["rollback"].add_argument(
         "--version", help="version to make champion (default: @previous-champion)"
     )
