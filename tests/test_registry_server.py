@@ -1,7 +1,8 @@
 """The registry commands of a generated project against a real `mlflow server` (SQLite backend).
 
-One project goes through a release history, a commit at a time, as main.yml would run it:
-a mediocre first model, a worse one, a better one, then a rollback.
+One project goes through a release history, a commit at a time: a mediocre first model, a
+worse one (each through `register` then `promote`), a better one (through `release`, both in
+one process, as main.yml runs it), then a rollback.
 """
 
 import pytest
@@ -24,10 +25,13 @@ def history(tmp_path_factory):
     pkg, name = project.package, "registry-demo"
     steps = {}
 
-    def release(label: str, n_estimators: int, max_depth: int) -> None:
+    def release(label: str, n_estimators: int, max_depth: int, one_process: bool = False) -> None:
         project.set_hyperparameters(n_estimators=n_estimators, max_depth=max_depth)
         project.run("uv", "run", "dvc", "repro", **env)  # evaluate logs the run to the server
         project.commit(label)
+        if one_process:  # `release`, as main.yml runs it: register then promote
+            steps[label] = {"promote": project.run("uv", "run", pkg, "release", check=False, **env)}
+            return
         steps[label] = {
             "register": [project.run("uv", "run", pkg, "register", **env).stdout],
             "promote": project.run("uv", "run", pkg, "promote", check=False, **env),
@@ -42,7 +46,7 @@ def history(tmp_path_factory):
         steps["mediocre"]["state"] = state()
         release("worse", 1, 1)
         steps["worse"]["state"] = state()
-        release("better", 100, 8)
+        release("better", 100, 8, one_process=True)
         steps["better"]["state"] = state()
         steps["rollback"] = {
             "run": project.run("uv", "run", pkg, "rollback", check=False, **env),
@@ -78,8 +82,10 @@ def test_a_worse_model_is_not_promoted_and_the_champion_stays(history):
 
 
 def test_a_better_model_is_promoted_and_the_old_champion_kept(history):
-    promote = history["better"]["promote"]
-    assert promote.returncode == 0, promote.stdout + promote.stderr
+    release = history["better"]["promote"]
+    assert release.returncode == 0, release.stdout + release.stderr
+    assert "registered version 3 of registry-demo" in release.stdout
+    assert "Model promotion: promoted" in release.stdout
     assert history["better"]["state"]["aliases"] == {
         "champion": "3",
         "previous-champion": "1",
