@@ -121,6 +121,26 @@ def test_a_first_version_below_the_floors_is_not_promoted(project, params):
     assert aliases(params) == {"challenger": "1"}
 
 
+def test_release_registers_then_gates_in_one_command(project, params, workdir, monkeypatch, capsys):
+    outputs = workdir / "outputs"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+
+    def release() -> tuple[int, dict[str, str]]:
+        outputs.write_text("")
+        status = main(["release"])
+        return status, dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+
+    project("a", MEDIOCRE)
+    assert release() == (0, {"version": "1", "created": "true", "promoted": "true", "champion": "1"})
+    assert "registered version 1" in capsys.readouterr().out
+    assert release() == (0, {"version": "1", "created": "false", "promoted": "true", "champion": "1"})
+    assert "it already is the champion" in capsys.readouterr().out
+    project("b", WORSE)
+    status, _ = release()
+    assert status == NOT_PROMOTED
+    assert aliases(params) == {"champion": "1", "challenger": "2"}
+
+
 def test_mistakes_are_one_line_errors(project, params, workdir, capsys):
     project("a", MEDIOCRE)
     assert main(["promote"]) == 2
