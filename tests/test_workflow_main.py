@@ -103,6 +103,8 @@ def test_first_merge_registers_its_model_with_lineage_and_makes_it_champion(rele
     assert tags["git.branch"] == "main"
     assert {"metric.roc_auc", "promotion"} <= set(tags)
     assert "**Registry:** the MLflow server at" in result.summary and "nothing persists" not in result.summary
+    # The default remote is a directory beside the checkout: the summary says which, and why no push.
+    assert re.search(r"local directory \(`/\S+/dvc-storage`\), not reachable from here", result.summary)
 
 
 def test_first_merge_pushes_the_champions_image_with_model_and_commit_tags(releases):
