@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import bake, clean_env
 from tests.servers import Server, free_port, mlflow_server
 
+WRK = shutil.which("wrk")  # the load generator when installed; else the Python client below
+
 IN_PROCESS = """
 import json, time, statistics, mlflow.sklearn, pandas as pd
 from {pkg}.params import load_params, load_schema
@@ -233,7 +235,7 @@ def serve_and_load(project, scratch: Path, home: dict, rows: list[dict], seconds
             # Warm-up: adaptive batching learns its timings from the first requests. Concurrency 1
             # is measured first: after a burst the batcher keeps waiting for company a while.
             load(port, path, bodies, 4, 3)
-            if shutil.which("wrk"):
+            if WRK:
                 results[label] = {c: wrk_load(port, path, bodies, c, seconds, scratch) for c in (1, 32)}
             else:
                 results[label] = {c: load(port, path, bodies, c, seconds) for c in (1, 32)}
@@ -243,9 +245,7 @@ def serve_and_load(project, scratch: Path, home: dict, rows: list[dict], seconds
 
 
 def report(results: dict, measured: dict, release: float, release_sqlite: float, promote_status: int) -> None:
-    generator = (
-        "wrk" if shutil.which("wrk") else "a Python asyncio client (install Debian's `wrk` for a lighter one)"
-    )
+    generator = "wrk" if WRK else "a Python asyncio client (install Debian's `wrk` for a lighter one)"
     print(f"single-row requests, closed loop, load generator {generator}, on the same machine")
     print(f"{'server':<24}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}")
     for label, by_concurrency in results.items():

@@ -61,18 +61,8 @@ class BakedProject:
     def commit(self, message: str, *, allow_empty: bool = False) -> None:
         self.run("git", "add", "-A")
         empty = ["--allow-empty"] if allow_empty else []
-        self.run(
-            "git",
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.com",
-            "commit",
-            "-q",
-            *empty,
-            "-m",
-            message,
-        )
+        identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+        self.run("git", *identity, "commit", "-q", *empty, "-m", message)
 
     def set_hyperparameters(self, **values: int) -> None:
         """Change train.hyperparameters in params.yaml, keeping its comments."""

@@ -30,11 +30,11 @@ def history(tmp_path_factory):
         project.run("uv", "run", "dvc", "repro", **env)  # evaluate logs the run to the server
         project.commit(label)
         if one_process:  # `release`, as main.yml runs it: register then promote
-            steps[label] = {"promote": project.run("uv", "run", pkg, "release", check=False, **env)}
+            steps[label] = {"gate": project.run("uv", "run", pkg, "release", check=False, **env)}
             return
         steps[label] = {
             "register": [project.run("uv", "run", pkg, "register", **env).stdout],
-            "promote": project.run("uv", "run", pkg, "promote", check=False, **env),
+            "gate": project.run("uv", "run", pkg, "promote", check=False, **env),
         }
 
     def state() -> dict:
@@ -67,14 +67,14 @@ def test_registering_twice_for_one_commit_gives_one_version(history):
 
 
 def test_the_first_version_passing_the_floors_becomes_champion(history):
-    promote = history["mediocre"]["promote"]
+    promote = history["mediocre"]["gate"]
     assert promote.returncode == 0, promote.stderr
     assert "Model promotion: promoted" in promote.stdout
     assert history["mediocre"]["state"]["aliases"] == {"champion": "1"}
 
 
 def test_a_worse_model_is_not_promoted_and_the_champion_stays(history):
-    promote = history["worse"]["promote"]
+    promote = history["worse"]["gate"]
     assert promote.returncode == NOT_PROMOTED, promote.stdout + promote.stderr
     assert "version 2 (new)" in promote.stdout and "version 1 (champion)" in promote.stdout
     assert "not promoted" in promote.stdout
@@ -82,7 +82,7 @@ def test_a_worse_model_is_not_promoted_and_the_champion_stays(history):
 
 
 def test_a_better_model_is_promoted_and_the_old_champion_kept(history):
-    release = history["better"]["promote"]
+    release = history["better"]["gate"]
     assert release.returncode == 0, release.stdout + release.stderr
     assert "registered version 3 of registry-demo" in release.stdout
     assert "Model promotion: promoted" in release.stdout

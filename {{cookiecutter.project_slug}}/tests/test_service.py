@@ -78,6 +78,7 @@ def predictor(service, params, schema, source_frame, tmp_path):
     pipeline = build_model(params, schema).fit(x, y)
     front = service.Predictor.inner.__new__(service.Predictor.inner)
     front.model, front.version, front.log_dir = pipeline, "7", tmp_path / "monitoring"
+    front._infer = service.batched(front._infer_batches)  # as __init__ does; it binds to its first loop
     return front, pipeline, x
 
 
@@ -90,7 +91,6 @@ def test_predictions_match_the_model_and_every_row_is_logged(service, params, pr
     rows = rows_of(service, x.head(5))
 
     async def calls():
-        front._infer = service.batched(front._infer_batches)  # the batcher lives in the server's loop
         return await front.predict(rows[0]), await front.predict_batch(rows)
 
     single, batch = asyncio.run(calls())
@@ -143,7 +143,6 @@ def test_concurrent_requests_reach_the_model_as_few_batches(service, predictor):
     rows = rows_of(service, x.head(40))
 
     async def traffic():
-        front._infer = service.batched(front._infer_batches)
         for row in rows[:12]:  # the batcher first times single calls to learn the model's speed
             await front.predict(row)
         return await asyncio.gather(*(front.predict(row) for row in rows[12:]))
