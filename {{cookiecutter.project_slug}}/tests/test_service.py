@@ -99,7 +99,11 @@ def test_predictions_match_the_model_and_every_row_is_logged(service, params, pr
     assert single.prediction == expected[0]
     assert batch.predictions == list(expected)
     if params["task"] == "classification":
-        assert batch.probabilities == pipeline.predict_proba(x.head(5)).tolist()
+        labels = [str(c) for c in pipeline.classes_]
+        expected_probabilities = [
+            dict(zip(labels, p, strict=True)) for p in pipeline.predict_proba(x.head(5)).tolist()
+        ]
+        assert batch.probabilities == expected_probabilities
     else:
         assert batch.probabilities is None
     (log,) = (front.log_dir).glob("predictions-*.jsonl")
@@ -112,10 +116,11 @@ def test_predictions_match_the_model_and_every_row_is_logged(service, params, pr
 
 
 def test_monitoring_log_format_and_directory(tmp_path, monkeypatch):
-    path = monitoring.append(tmp_path, "3", [{"a": 1.0}, {"a": 2.0}], [0, 1], [[0.9, 0.1], [0.2, 0.8]])
+    probabilities = [{"no": 0.9, "yes": 0.1}, {"no": 0.2, "yes": 0.8}]
+    path = monitoring.append(tmp_path, "3", [{"a": 1.0}, {"a": 2.0}], ["no", "yes"], probabilities)
     assert path.name.startswith("predictions-") and path.suffix == ".jsonl"
     first, second = (json.loads(line) for line in path.read_text().splitlines())
-    assert first["features"] == {"a": 1.0} and second["probabilities"] == [0.2, 0.8]
+    assert first["features"] == {"a": 1.0} and second["probabilities"] == {"no": 0.2, "yes": 0.8}
     assert set(first) == {"time", "model_version", "features", "prediction", "probabilities"}
     monkeypatch.setenv(monitoring.ENV_DIR, str(tmp_path / "elsewhere"))
     assert monitoring.monitoring_dir({"service": {"monitoring_dir": "monitoring"}}) == tmp_path / "elsewhere"
@@ -151,3 +156,23 @@ def test_concurrent_requests_reach_the_model_as_few_batches(service, predictor):
     assert [a.prediction for a in answers] == list(pipeline.predict(x.iloc[12:40]))
     assert sum(calls) == 40
     assert len(calls) - 12 < 28 / 2, f"28 concurrent requests took {len(calls) - 12} model calls"
+
+
+def test_request_schema_of_categories_and_nullable_fields(service):
+    schema = {
+        "target": {"name": "species", "dtype": "category", "allowed": ["cat", "dog"]},
+        "features": {
+            "weight": {"dtype": "float", "min": 0, "max": 100, "nullable": True},
+            "colour": {"dtype": "category", "allowed": ["red", "blue"]},
+            "city": {"dtype": "category", "allowed": ["Oslo"], "allow_unknown": True},
+        },
+    }
+    features = service.request_model(schema)
+    row = {"weight": None, "colour": "red", "city": "Lima"}
+    assert features.model_validate_json(json.dumps(row)).model_dump() == row
+    assert errors(features, {**row, "colour": "green"}) == [("literal_error", ("colour",))]
+    assert errors(features, {**row, "colour": None}) == [("literal_error", ("colour",))]
+    assert errors(features, {**row, "city": 3}) == [("string_type", ("city",))]
+    assert errors(features, {**row, "city": "x" * 201}) == [("string_too_long", ("city",))]
+    assert errors(features, {k: v for k, v in row.items() if k != "weight"}) == [("missing", ("weight",))]
+    assert errors(features, {**row, "weight": 101.0}) == [("less_than_equal", ("weight",))]

@@ -28,7 +28,7 @@ def _split(args) -> int:
     from .split import split
     from .validation import VALIDATED_PATH
 
-    train_path, test_path = split(load_params(args.params), VALIDATED_PATH)
+    train_path, test_path = split(load_params(args.params), load_schema(args.schema), VALIDATED_PATH)
     print(f"wrote {train_path} and {test_path}")
     return 0
 

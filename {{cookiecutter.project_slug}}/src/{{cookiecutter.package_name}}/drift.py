@@ -678,6 +678,7 @@ def prediction_drift(model, reference: pd.DataFrame, current: pd.DataFrame, cfg:
 def performance(params: dict, model, current: pd.DataFrame, target: str, tolerance: float) -> dict:
     """The primary metric on labelled current data against the one in metrics.json."""
     from .metrics import METRICS_PATH, compute_metrics, improvement
+    from .params import load_schema, positive_class
 
     if not METRICS_PATH.is_file():
         raise UserError(
@@ -692,7 +693,8 @@ def performance(params: dict, model, current: pd.DataFrame, target: str, toleran
         getattr(model, "feature_names_in_", [c for c in labelled.columns if c not in (target, PREDICTION)])
     )
     try:
-        value = compute_metrics(params["task"], model, labelled[names], labelled[target])[metric]
+        positive = positive_class(params, load_schema()) if params["task"] == "classification" else None
+        value = compute_metrics(params["task"], model, labelled[names], labelled[target], positive)[metric]
     except ValueError as exc:
         raise UserError(
             f"{metric} cannot be computed on the current labels ({exc}); give more varied data."

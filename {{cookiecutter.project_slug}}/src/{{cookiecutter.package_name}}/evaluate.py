@@ -14,8 +14,10 @@ import pandas as pd  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402  (the plots' Display classes)
 from sklearn.inspection import permutation_importance  # noqa: E402
 
-from .features import split_xy  # noqa: E402
+from .atomic import replacing  # noqa: E402
+from .features import read_frame, split_xy  # noqa: E402
 from .metrics import METRICS_PATH, PLOTS_DIR, compute_metrics  # noqa: E402
+from .params import positive_class  # noqa: E402
 from .split import TEST_PATH, TRAIN_PATH  # noqa: E402
 from .train import MODEL_PATH  # noqa: E402
 
@@ -83,9 +85,10 @@ def make_plots(task: str, model, x: pd.DataFrame, y: pd.Series, seed: int) -> li
 def evaluate(params: dict, schema: dict, *, log_mlflow: bool = True) -> tuple[dict[str, float], str | None]:
     """Write metrics.json and plots; log the run to MLflow. Returns the metrics and the run id."""
     model = joblib.load(MODEL_PATH)
-    x, y = split_xy(pd.read_csv(TEST_PATH), schema)
-    values = compute_metrics(params["task"], model, x, y)
-    METRICS_PATH.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    x, y = split_xy(read_frame(TEST_PATH, schema), schema)
+    values = compute_metrics(params["task"], model, x, y, positive_class(params, schema))
+    with replacing(METRICS_PATH) as temporary:
+        temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
     plots = make_plots(params["task"], model, x, y, params["split"]["seed"])
     if not log_mlflow:
         return values, None

@@ -2,7 +2,7 @@
 
 Files are `<dir>/predictions-YYYY-MM-DD.jsonl` (UTC dates). A record:
 {"time": ISO-8601 UTC, "model_version": "3", "features": {column: value}, "prediction": number,
- "probabilities": [...]}  (probabilities for classification only)
+ "probabilities": {class label: probability}}  (probabilities for classification only)
 """
 
 import json
@@ -27,7 +27,7 @@ def append(
     model_version: str,
     rows: list[dict],
     predictions: list,
-    probabilities: list[list[float]] | None = None,
+    probabilities: list[dict[str, float]] | None = None,
 ) -> Path:
     """Append one record per row; one write call, so concurrent workers never interleave lines."""
     now = datetime.now(UTC)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
-import pandas as pd
 
 from .errors import UserError
-from .features import split_xy
+from .features import read_frame, split_xy
 from .metrics import METRICS_PATH, compute_metrics, improvement
+from .params import positive_class
 from .split import TEST_PATH, TRAIN_PATH
 from .tracking import MODEL_ARTIFACT, connect, file_md5, git_lineage, log_run, run_of_model, tracking_uri
 from .train import MODEL_PATH
@@ -62,10 +62,10 @@ def _run_for_model(mlflow, params: dict, schema: dict, md5: str) -> str:
     if run:
         return run.info.run_id
     model = joblib.load(MODEL_PATH)
-    x, y = split_xy(pd.read_csv(TEST_PATH), schema)
+    x, y = split_xy(read_frame(TEST_PATH, schema), schema)
     return log_run(
         params,
-        compute_metrics(params["task"], model, x, y),
+        compute_metrics(params["task"], model, x, y, positive_class(params, schema)),
         model,
         example=x.head(5),
         artifacts=[METRICS_PATH] if METRICS_PATH.is_file() else [],
@@ -173,8 +173,10 @@ def _gate(params: dict, new: dict[str, float], old: dict[str, float]) -> list[st
     return against
 
 
-def _score(mlflow, uri: str, task: str, x, y) -> dict[str, float]:
-    return compute_metrics(task, mlflow.sklearn.load_model(uri), x, y)
+def _score(mlflow, uri: str, params: dict, schema: dict, x, y) -> dict[str, float]:
+    return compute_metrics(
+        params["task"], mlflow.sklearn.load_model(uri), x, y, positive_class(params, schema)
+    )
 
 
 def promote(params: dict, schema: dict, version: str | None = None) -> Decision:
@@ -190,8 +192,8 @@ def promote(params: dict, schema: dict, version: str | None = None) -> Decision:
     candidate = str(_version(client, name, version).version)
     champion = _alias(client, name, CHAMPION)
     metric = params["evaluate"]["primary_metric"]
-    x, y = split_xy(pd.read_csv(TEST_PATH), schema)
-    new = _score(mlflow, f"models:/{name}/{candidate}", params["task"], x, y)
+    x, y = split_xy(read_frame(TEST_PATH, schema), schema)
+    new = _score(mlflow, f"models:/{name}/{candidate}", params, schema, x, y)
     decision = Decision(
         name, candidate, False, [], metric, new, rows=len(x),
         floors=dict((params.get("promotion") or {}).get("floors") or {}),
@@ -203,7 +205,7 @@ def promote(params: dict, schema: dict, version: str | None = None) -> Decision:
     if champion is not None:
         decision.champion = str(champion.version)
         try:
-            decision.old = _score(mlflow, f"models:/{name}/{champion.version}", params["task"], x, y)
+            decision.old = _score(mlflow, f"models:/{name}/{champion.version}", params, schema, x, y)
         except (KeyError, ValueError) as exc:  # the features changed since the champion was trained
             raise UserError(
                 f"champion version {champion.version} cannot score the current {TEST_PATH} ({exc}); "

@@ -26,6 +26,7 @@ from . import monitoring
 from .params import load_params, load_schema
 
 MLFLOW_MODEL_DIR = "mlflow_model"  # where bentoml.mlflow.import_model puts the MLflow model
+MAX_CATEGORY_LENGTH = 200  # longest value of a category accepted as unknown (allow_unknown)
 
 
 def model_store_name(registered_model: str) -> str:
@@ -36,13 +37,19 @@ def model_store_name(registered_model: str) -> str:
 def _feature_type(spec: dict) -> Any:
     dtype = spec.get("dtype", "float")
     python_type = {"float": float, "int": int, "category": str}[dtype]
-    if "allowed" in spec:
-        return Literal[tuple(python_type(value) for value in spec["allowed"])]
-    bounds = {"ge": spec.get("min"), "le": spec.get("max")}
-    constraints = {k: v for k, v in bounds.items() if v is not None}
-    if python_type is float:
-        constraints["allow_inf_nan"] = False
-    return Annotated[python_type, Field(**constraints)]
+    if "allowed" in spec and not spec.get("allow_unknown"):
+        annotation = Literal[tuple(python_type(value) for value in spec["allowed"])]
+    elif python_type is str:
+        # Accepted as unknown: any text, of a length a category name can have.
+        annotation = Annotated[str, Field(min_length=1, max_length=MAX_CATEGORY_LENGTH)]
+    else:
+        bounds = {"ge": spec.get("min"), "le": spec.get("max")}
+        constraints = {k: v for k, v in bounds.items() if v is not None}
+        if python_type is float:
+            constraints["allow_inf_nan"] = False
+        annotation = Annotated[python_type, Field(**constraints)]
+    # A nullable field must still be sent, as null: a forgotten field stays an error.
+    return annotation | None if spec.get("nullable") else annotation
 
 
 def request_model(schema: dict) -> type[BaseModel]:
@@ -56,8 +63,12 @@ PARAMS = load_params()
 SCHEMA = load_schema()
 CLASSIFICATION = PARAMS["task"] == "classification"
 FEATURES = list(SCHEMA["features"])
-# Rows travel to the model as one array; text categories need an object array.
-ROW_DTYPE = object if any(s.get("dtype") == "category" for s in SCHEMA["features"].values()) else np.float64
+# Rows travel to the model as one array; text categories and nulls need an object array.
+ROW_DTYPE = (
+    object
+    if any(s.get("dtype") == "category" or s.get("nullable") for s in SCHEMA["features"].values())
+    else np.float64
+)
 SERVICE = PARAMS.get("service") or {}
 MAX_BATCH = int(SERVICE.get("max_batch", 100))
 # A request waits at most this long for its batch; past it the batcher answers 503 (overloaded).
@@ -76,15 +87,20 @@ Features = request_model(SCHEMA)
 
 
 class Prediction(BaseModel):
-    prediction: int | float | str
-    probabilities: list[float] | None = Field(None, description="per class, in the model's class order")
+    prediction: int | float | str = Field(description="the predicted class label, or value")
+    probabilities: dict[str, float] | None = Field(None, description="classification: per class label")
     model_version: str
 
 
 class BatchPrediction(BaseModel):
     predictions: list[int | float | str]
-    probabilities: list[list[float]] | None = None
+    probabilities: list[dict[str, float]] | None = None
     model_version: str
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the JSON-friendly Python value (labels may be text or numbers)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _overloaded() -> None:
@@ -127,10 +143,14 @@ class Predictor:
         # The label is the most probable class, as predict() picks it: one pass over the trees, not two.
         if CLASSIFICATION:
             probabilities = self.model.predict_proba(rows)
-            labels = self.model.classes_[probabilities.argmax(axis=1)]
+            classes = self.model.classes_
+            names = [str(c) for c in classes]  # JSON object keys are text
             return [
-                {"prediction": label.item(), "probabilities": p.tolist()}
-                for label, p in zip(labels, probabilities, strict=True)
+                {
+                    "prediction": _plain(classes[p.argmax()]),
+                    "probabilities": dict(zip(names, p.tolist(), strict=True)),
+                }
+                for p in probabilities
             ]
         return [{"prediction": value.item()} for value in self.model.predict(rows)]
 
@@ -145,7 +165,11 @@ class Predictor:
 
     async def _predict(self, rows: list[BaseModel]) -> list[dict]:
         records = [row.model_dump() for row in rows]
-        array = np.array([[record[name] for name in FEATURES] for record in records], dtype=ROW_DTYPE)
+        # null is NaN to the model's imputers, as a missing cell was in training.
+        array = np.array(
+            [[np.nan if record[name] is None else record[name] for name in FEATURES] for record in records],
+            dtype=ROW_DTYPE,
+        )
         results = await self._infer(array)
         monitoring.append(
             self.log_dir,

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import joblib
-import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
     GradientBoostingClassifier,
@@ -14,8 +13,9 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
+from .atomic import replacing
 from .errors import UserError
-from .features import preprocessor, split_xy
+from .features import preprocessor, read_frame, split_xy
 
 MODEL_PATH = Path("models/model.joblib")
 
@@ -55,15 +55,15 @@ def build_model(params: dict, schema: dict) -> Pipeline:
 
 
 def train(params: dict, schema: dict, train_path: Path, out: Path = MODEL_PATH) -> Pipeline:
-    x, y = split_xy(pd.read_csv(train_path), schema)
+    x, y = split_xy(read_frame(train_path, schema), schema)
     model = build_model(params, schema)
     try:
         model.fit(x, y)
     except (TypeError, ValueError) as exc:
         # A hyperparameter of the right name but a bad value, e.g. max_depth: -1.
         raise UserError(f"training failed with train.hyperparameters {train_params(params)}: {exc}") from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, out)
+    with replacing(out) as temporary:
+        joblib.dump(model, temporary)
     return model
 
 
