@@ -66,28 +66,44 @@ def test_changing_a_training_parameter_reruns_train_and_evaluate_only(project):
         project.run("uv", "run", "dvc", "checkout", "--quiet")
 
 
-def test_corrupt_source_data_stops_the_pipeline_at_validate(project):
+def test_corrupt_source_data_stops_the_pipeline_at_validate_and_loses_nothing(project):
     # The source starts delivering a negative value in the first column of its third row.
     data_py = project.path / "src" / project.package / "data.py"
     data_py.write_text(
         data_py.read_text()
-        + "\n\n_source = load_source\n\n\ndef load_source(dataset):\n"
-        + "    frame = _source(dataset)\n    frame.iloc[2, 0] = -5\n    return frame\n"
+        + "\n\n_source = load_source\n\n\ndef load_source(*args):\n"
+        + "    frame = _source(*args)\n    frame.iloc[2, 0] = -5\n    return frame\n"
     )
+    validated = project.read("data/validated/dataset.csv")
     try:
-        result = project.run("uv", "run", "dvc", "repro", check=False)
+        result = project.run("make", "repro", check=False)
         output = result.stdout + result.stderr
         assert result.returncode != 0
         assert stages_run(result.stdout) == ["ingest", "validate"]
         column = project.read("data/raw/dataset.csv").split(",")[0]
         assert f"column '{column}' has 1 values outside [0, " in output
         assert "on lines 4 (first: -5)" in output
-        # Nothing half-written: no validated data, and dvc.lock still records the last good validation.
-        assert not project.has_file("data/validated/dataset.csv")
+        # Nothing lost: the last good validation is back in place and dvc.lock still records it.
+        assert "restored the outputs dvc.lock records" in output
+        assert project.read("data/validated/dataset.csv") == validated
         committed = yaml.safe_load(project.run("git", "show", "HEAD:dvc.lock").stdout)
         assert (
             yaml.safe_load(project.read("dvc.lock"))["stages"]["validate"] == committed["stages"]["validate"]
         )
+    finally:
+        project.run("git", "checkout", "--", ".")
+        project.run("uv", "run", "dvc", "checkout", "--quiet", "--force")
+
+
+def test_a_failing_evaluate_keeps_the_last_metrics_and_plots(project):
+    before = {p: p.read_bytes() for p in [project.path / "metrics.json", *(project.path / "plots").iterdir()]}
+    test_csv = project.path / "data/processed/test.csv"
+    test_csv.write_text(test_csv.read_text().splitlines()[0] + "\n")  # the header alone: nothing to score
+    try:
+        result = project.run("uv", "run", "dvc", "repro", "--single-item", "--force", "evaluate", check=False)
+        assert result.returncode != 0
+        assert "data/processed/test.csv has no rows" in result.stderr + result.stdout
+        assert {p: p.read_bytes() for p in before} == before
     finally:
         project.run("git", "checkout", "--", ".")
         project.run("uv", "run", "dvc", "checkout", "--quiet", "--force")

@@ -29,7 +29,7 @@ x, _ = split_xy(pd.read_csv("data/processed/test.csv"), load_schema())
 print(json.dumps({{
     "rows": x.to_dict(orient="records"),
     "predictions": model.predict(x).tolist(),
-    "probabilities": model.predict_proba(x).tolist(),
+    "probabilities": [dict(zip(map(str, model.classes_), p)) for p in model.predict_proba(x).tolist()],
     "max_batch": params["service"]["max_batch"],
 }}))
 """
@@ -182,7 +182,7 @@ def test_the_monitoring_log_has_one_record_per_predicted_row(served):
     assert [r["features"] for r in records[:SINGLE_ROWS]] == expected["rows"][:SINGLE_ROWS]
     assert [r["prediction"] for r in records[SINGLE_ROWS:]] == expected["predictions"]
     assert all(r["model_version"] == "1" and r["time"].endswith("Z") for r in records)
-    assert all(len(r["probabilities"]) == 2 and math.isclose(sum(r["probabilities"]), 1) for r in records)
+    assert all(len(r["probabilities"]) == 2 and math.isclose(sum(r["probabilities"].values()), 1) for r in records)
 
 
 def test_make_bento_and_serve_call_the_project_commands(served):

@@ -15,6 +15,7 @@ from sklearn import metrics as skm  # noqa: E402  (the plots' Display classes)
 from sklearn.inspection import permutation_importance  # noqa: E402
 
 from .atomic import replacing  # noqa: E402
+from .errors import UserError  # noqa: E402
 from .features import read_frame, split_xy  # noqa: E402
 from .metrics import METRICS_PATH, PLOTS_DIR, compute_metrics  # noqa: E402
 from .params import positive_class  # noqa: E402
@@ -86,6 +87,8 @@ def evaluate(params: dict, schema: dict, *, log_mlflow: bool = True) -> tuple[di
     """Write metrics.json and plots; log the run to MLflow. Returns the metrics and the run id."""
     model = joblib.load(MODEL_PATH)
     x, y = split_xy(read_frame(TEST_PATH, schema), schema)
+    if x.empty:
+        raise UserError(f"{TEST_PATH} has no rows to evaluate on; run the split stage again (dvc repro).")
     values = compute_metrics(params["task"], model, x, y, positive_class(params, schema))
     with replacing(METRICS_PATH) as temporary:
         temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")

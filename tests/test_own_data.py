@@ -1,0 +1,154 @@
+"""A team's own data, end to end: a CSV the template has never seen goes through the README's steps.
+
+The data has what real tables have and the bundled examples lack: text categories, missing
+values, an integer column, and a string target with three classes. It goes through the
+README's "Bring your own data" commands, then `dvc repro`, the project's own tests, `release`,
+`bento`, real predictions from `bentoml serve`, and the drift check on the predictions logged.
+"""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import bake, clean_env
+from .servers import Server, free_port, http
+
+pytestmark = pytest.mark.slow
+
+SPECIES = {  # island weights, bill length, bill depth, flipper length (mean, sd)
+    "Adelie": ({"Torgersen": 0.3, "Biscoe": 0.3, "Dream": 0.4}, (38.8, 2.6), (18.3, 1.2), (190, 6.5)),
+    "Chinstrap": ({"Dream": 1.0}, (48.8, 3.3), (18.4, 1.1), (196, 7.0)),
+    "Gentoo": ({"Biscoe": 1.0}, (47.5, 3.1), (15.0, 1.0), (217, 6.5)),
+}
+
+
+def penguins(rows_per_species: int = 120, seed: int = 7) -> pd.DataFrame:
+    """Penguin-like measurements: learnable, with gaps where field notes have them."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for species, (islands, bill, depth, flipper) in SPECIES.items():
+        n = rows_per_species
+        parts.append(
+            pd.DataFrame(
+                {
+                    "island": rng.choice(list(islands), n, p=list(islands.values())),
+                    "bill_length_mm": rng.normal(*bill, n).round(1),
+                    "bill_depth_mm": rng.normal(*depth, n).round(1),
+                    "flipper_length_mm": rng.normal(*flipper, n).round().astype(int),
+                    "sex": rng.choice(["female", "male"], n),
+                    "species": species,
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True).sample(frac=1, random_state=seed).reset_index(drop=True)
+    frame.loc[rng.random(len(frame)) < 0.05, "bill_length_mm"] = np.nan
+    frame.loc[rng.random(len(frame)) < 0.04, "sex"] = None
+    return frame
+
+
+def readme_commands(readme: str) -> list[str]:
+    """The shell commands of the README's "Bring your own data" section, comments dropped."""
+    section = readme.split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def journey(tmp_path_factory):
+    work = tmp_path_factory.mktemp("own-data")
+    project = bake(work, project_name="penguin watch")
+    project.run("uv", "sync", "--quiet")
+    project.commit("generated")
+    csv = work / "penguins.csv"
+    penguins().to_csv(csv, index=False)
+    steps = {}
+    for command in readme_commands(project.read("README.md")):
+        command = command.replace("path/to/your.csv", str(csv)).replace("your.csv", "penguins.csv")
+        command = command.replace("TARGET", "species")
+        if "schema infer" in command:
+            command += " --force"  # the generated project ships the example's schema
+        steps[command] = project.run("bash", "-c", command)
+    project.commit("our penguins")
+    steps["make test"] = project.run("make", "test")
+    steps["release"] = project.run("uv", "run", project.package, "release")
+    home = {"BENTOML_HOME": str(work / "bentoml")}
+    steps["bento"] = project.run("uv", "run", project.package, "bento", **home)
+    port = free_port()
+    server = Server(
+        ["uv", "run", "bentoml", "serve", "penguin-watch:latest", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=project.path,
+        env={**clean_env(**home), "MONITORING_DIR": str(project.path / "monitoring")},
+        log=work / "serve.log",
+        ready_url=f"http://127.0.0.1:{port}/readyz",
+    )
+    try:
+        server.wait()
+        url = f"http://127.0.0.1:{port}"
+        test = pd.read_csv(project.path / "data/processed/test.csv", dtype={"island": str, "sex": str})
+        rows = json.loads(test.drop(columns="species").to_json(orient="records"))
+        steps["single"] = http("POST", f"{url}/predict", rows[0])
+        steps["batch"] = http("POST", f"{url}/predict_batch", rows)
+        steps["unknown island"] = http("POST", f"{url}/predict", {**rows[0], "island": "Atlantis"})
+        steps["expected"] = test["species"].tolist()
+    finally:
+        server.stop()
+    steps["drift"] = project.run("uv", "run", project.package, "drift", check=False)
+    return project, steps
+
+
+
+
+def test_the_readme_commands_bring_the_data_in(journey):
+    project, steps = journey
+    schema = yaml.safe_load(project.read("schema.yaml"))
+    assert schema["target"]["name"] == "species"
+    assert sorted(schema["target"]["allowed"]) == sorted(SPECIES)
+    features = schema["features"]
+    assert features["island"]["dtype"] == "category"
+    assert sorted(features["island"]["allowed"]) == ["Biscoe", "Dream", "Torgersen"]
+    assert features["bill_length_mm"].get("nullable") is True and features["sex"].get("nullable") is True
+    assert features["flipper_length_mm"]["dtype"] == "int"
+    assert not features["bill_depth_mm"].get("nullable")
+    lock = yaml.safe_load(project.read("dvc.lock"))
+    assert list(lock["stages"]) == ["ingest", "validate", "split", "train", "evaluate"]
+
+
+def test_the_model_is_measured_per_class(journey):
+    project, _ = journey
+    metrics = json.loads(project.read("metrics.json"))
+    assert metrics["accuracy"] > 0.85 and metrics["roc_auc"] > 0.9
+    assert {f"f1.{species}" for species in SPECIES} <= set(metrics)
+
+
+def test_the_projects_own_tests_pass_on_the_new_data(journey):
+    _, steps = journey
+    assert " passed" in steps["make test"].stdout and "failed" not in steps["make test"].stdout
+
+
+def test_release_promotes_and_the_bento_serves_class_labels(journey):
+    _, steps = journey
+    assert "promoted" in steps["release"].stdout
+    assert "serving model version 1" in steps["bento"].stdout
+    status, body = steps["single"]
+    assert status == 200, body
+    assert body["prediction"] in SPECIES and set(body["probabilities"]) == set(SPECIES)
+    status, body = steps["batch"]
+    assert status == 200, body
+    agreement = np.mean([p == e for p, e in zip(body["predictions"], steps["expected"], strict=True)])
+    assert agreement > 0.85
+    status, body = steps["unknown island"]
+    assert status == 400 and body["detail"][0]["loc"] == ["island"], body
+
+
+def test_the_drift_check_reads_the_logged_categories(journey):
+    project, steps = journey
+    assert steps["drift"].returncode in (0, 1), steps["drift"].stderr
+    report = json.loads(project.read("reports/drift/drift.json"))
+    columns = {c["column"]: c for c in report["columns"]}
+    assert columns["island"]["kind"] == "categorical" and columns["sex"]["kind"] == "categorical"
+    assert report["prediction"]["kind"] == "categorical"  # class labels, compared as categories
+    assert report["current"]["rows"] == 1 + len(steps["expected"])
