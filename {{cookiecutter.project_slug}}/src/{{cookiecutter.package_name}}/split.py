@@ -9,9 +9,11 @@ TRAIN_PATH = Path("data/processed/train.csv")
 TEST_PATH = Path("data/processed/test.csv")
 
 
-def split(params: dict, validated: Path, out_dir: Path = TRAIN_PATH.parent) -> tuple[Path, Path]:
+def split(
+    params: dict, schema: dict, validated: Path, out_dir: Path = TRAIN_PATH.parent
+) -> tuple[Path, Path]:
     frame = pd.read_csv(validated)
-    target = frame[params["data"]["target"]]
+    target = frame[schema["target"]["name"]]
     train, test = train_test_split(
         frame,
         test_size=params["split"]["test_size"],
