@@ -71,8 +71,8 @@ def test_corrupt_source_data_stops_the_pipeline_at_validate(project):
     data_py = project.path / "src" / project.package / "data.py"
     data_py.write_text(
         data_py.read_text()
-        + "\n\n_source = load_source\n\n\ndef load_source(dataset):\n"
-        + "    frame = _source(dataset)\n    frame.iloc[2, 0] = -5\n    return frame\n"
+        + "\n\n_source = load_source\n\n\ndef load_source(source, root=Path('.')):\n"
+        + "    frame = _source(source, root)\n    frame.iloc[2, 0] = -5\n    return frame\n"
     )
     try:
         result = project.run("uv", "run", "dvc", "repro", check=False)
@@ -91,3 +91,50 @@ def test_corrupt_source_data_stops_the_pipeline_at_validate(project):
     finally:
         project.run("git", "checkout", "--", ".")
         project.run("uv", "run", "dvc", "checkout", "--quiet", "--force")
+
+
+def customers_csv(path, rows: int, seed: int) -> None:
+    """A dataset no project has seen: numbers, a text category and a binary target that depends on them."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(1, 72, rows)
+    plan = rng.choice(["basic", "pro", "team"], rows)
+    charges = rng.normal(60, 20, rows).round(2)
+    risk = -0.05 * tenure + 0.03 * charges + np.where(plan == "basic", 1.0, -0.5)
+    churned = (risk + rng.normal(0, 0.5, rows) > np.median(risk)).astype(int)
+    frame = pd.DataFrame({"tenure": tenure, "plan": plan, "monthly_charges": charges, "churned": churned})
+    frame.to_csv(path, index=False)
+
+
+def test_bring_your_own_data_in_the_readmes_three_commands(tmp_path):
+    from .conftest import bake
+
+    project = bake(tmp_path, project_name="churn model")
+    project.run("uv", "sync", "--quiet")
+    project.commit("generated")
+    customers_csv(tmp_path / "customers.csv", 600, seed=1)
+    package = project.package
+
+    project.run("uv", "run", package, "source", "add", str(tmp_path / "customers.csv"))
+    project.run(
+        "uv", "run", package, "schema", "infer", "data/source/customers.csv", "--target", "churned", "--force"
+    )
+    out = project.run("uv", "run", "dvc", "repro").stdout
+    assert stages_run(out) == ["ingest", "validate", "split", "train", "evaluate"]
+    schema = yaml.safe_load(project.read("schema.yaml"))
+    assert schema["target"] == {"name": "churned", "dtype": "int", "allowed": [0, 1]}
+    assert schema["features"]["plan"] == {"dtype": "category", "allowed": ["basic", "pro", "team"]}
+    assert json.loads(project.read("metrics.json"))["roc_auc"] > 0.7
+    example = json.loads(project.run("uv", "run", package, "schema", "example").stdout)
+    assert list(example) == ["tenure", "plan", "monthly_charges"] and example["plan"] == "basic"
+    assert 'SHIFT="tenure:mean=1"' in project.run("make", "help").stdout
+    project.commit("our data")
+
+    # A new version of the file: `source add` again, and the pipeline runs again from ingest.
+    customers_csv(tmp_path / "customers.csv", 700, seed=2)
+    project.run("uv", "run", package, "source", "add", str(tmp_path / "customers.csv"))
+    out = project.run("uv", "run", "dvc", "repro").stdout
+    assert stages_run(out)[:2] == ["ingest", "validate"]
+    assert len(project.read("data/raw/dataset.csv").splitlines()) == 701
