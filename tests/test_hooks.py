@@ -54,7 +54,10 @@ def test_task_and_dataset():
     assert hook.check_task("classification", "diabetes") == (
         "dataset 'diabetes' does not fit task classification; choose breast_cancer or wine."
     )
-    assert hook.check_task("regression", "wine") == "dataset 'wine' does not fit task regression; choose diabetes."
+    assert (
+        hook.check_task("regression", "wine")
+        == "dataset 'wine' does not fit task regression; choose diabetes."
+    )
     assert hook.check_task("classification", "iris") == (
         "dataset 'iris' is not a bundled example; choose breast_cancer or wine for task classification."
     )

@@ -1,6 +1,7 @@
 """Project tier: install generated projects and run what their users run."""
 
 import json
+import random
 
 import pytest
 import yaml
@@ -95,17 +96,13 @@ def test_corrupt_source_data_stops_the_pipeline_at_validate(project):
 
 def customers_csv(path, rows: int, seed: int) -> None:
     """A dataset no project has seen: numbers, a text category and a binary target that depends on them."""
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    tenure = rng.integers(1, 72, rows)
-    plan = rng.choice(["basic", "pro", "team"], rows)
-    charges = rng.normal(60, 20, rows).round(2)
-    risk = -0.05 * tenure + 0.03 * charges + np.where(plan == "basic", 1.0, -0.5)
-    churned = (risk + rng.normal(0, 0.5, rows) > np.median(risk)).astype(int)
-    frame = pd.DataFrame({"tenure": tenure, "plan": plan, "monthly_charges": charges, "churned": churned})
-    frame.to_csv(path, index=False)
+    rng = random.Random(seed)
+    lines = ["tenure,plan,monthly_charges,churned"]
+    for _ in range(rows):
+        tenure, plan, charges = rng.randint(1, 71), rng.choice(["basic", "pro", "team"]), rng.uniform(20, 100)
+        risk = -0.05 * tenure + 0.03 * charges + (1.0 if plan == "basic" else -0.5) + rng.gauss(0, 0.5)
+        lines.append(f"{tenure},{plan},{charges:.2f},{int(risk > -0.3)}")
+    path.write_text("\n".join(lines) + "\n")
 
 
 def test_bring_your_own_data_in_the_readmes_three_commands(tmp_path):

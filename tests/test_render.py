@@ -175,7 +175,9 @@ def test_the_readme_opens_with_bringing_your_own_data(baked):
     readme = project.read("README.md")
     assert "scikit-learn's bundled `wine` example data" in readme
     section = readme.split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
-    commands = [line.split("#")[0].strip() for line in section.split("```bash", 1)[1].split("```")[0].splitlines()]
+    commands = [
+        line.split("#")[0].strip() for line in section.split("```bash", 1)[1].split("```")[0].splitlines()
+    ]
     assert [c for c in commands if c] == [
         "uv run wine_quality source add path/or/url/data.csv",
         "uv run wine_quality schema infer data/source/data.csv --target COLUMN --force",
@@ -215,7 +217,10 @@ BAD_ANSWERS = [
         {"task": "regression", "dataset": "breast_cancer"},
         "dataset 'breast_cancer' does not fit task regression",
     ),
-    ({"task": "regression", "dataset": "wine"}, "dataset 'wine' does not fit task regression; choose diabetes."),
+    (
+        {"task": "regression", "dataset": "wine"},
+        "dataset 'wine' does not fit task regression; choose diabetes.",
+    ),
     ({"github_owner": "acme/inc"}, "github_owner 'acme/inc' is not a GitHub user"),
     ({"mlflow_tracking_uri": "mlflow.example.com"}, "is not an MLflow tracking URI"),
 ]

@@ -82,6 +82,14 @@ def test_a_bad_source_is_one_sentence(workdir, source, content, message):
     assert "\n" not in str(raised.value)
 
 
+def test_a_spreadsheets_utf8_csv_reads_the_same(workdir):
+    # Spreadsheets save "CSV UTF-8" with a byte order mark in front of the header.
+    (workdir / "plain.csv").write_text("name,town\nZoë,Orléans\n", encoding="utf-8")
+    (workdir / "marked.csv").write_text("name,town\nZoë,Orléans\n", encoding="utf-8-sig")
+    pd.testing.assert_frame_equal(load_source("marked.csv"), load_source("plain.csv"))
+    assert list(load_source("marked.csv").columns) == ["name", "town"]
+
+
 def test_non_utf8_names_the_byte(workdir):
     (workdir / "latin1.csv").write_bytes("name\nZoë\n".encode("latin-1"))
     with pytest.raises(UserError, match=r"is not UTF-8 text \(byte 0xeb on line 2\); save it as UTF-8"):

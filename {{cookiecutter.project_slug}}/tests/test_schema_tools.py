@@ -95,14 +95,14 @@ def test_a_text_target_cannot_be_a_regression(shop, workdir):
 
 def test_infer_never_overwrites_without_force(shop, workdir, capsys):
     before = (workdir / "schema.yaml").read_text()
-    assert main(["schema", "infer", str(shop), "--target", "segment"]) == 2
+    assert main(["schema", "infer", str(shop), "--target", "balance"]) == 2
     err = capsys.readouterr().err
     assert err == (
         "error: schema.yaml already exists; review and edit it, or run again with --force to replace it.\n"
     )
     assert (workdir / "schema.yaml").read_text() == before
-    assert main(["schema", "infer", str(shop), "--target", "segment", "--force"]) == 0
-    assert load_schema()["target"]["name"] == "segment"
+    assert main(["schema", "infer", str(shop), "--target", "balance", "--force"]) == 0
+    assert load_schema()["target"]["name"] == "balance"
 
 
 def test_infer_says_when_the_target_disagrees_with_the_task(shop, workdir, capsys):

@@ -75,7 +75,7 @@ def read_file(path: Path, text: bool = True) -> pd.DataFrame:
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str if text else None, encoding="utf-8")
+        return pd.read_csv(path, dtype=str if text else None, encoding="utf-8-sig")  # BOM or not
     except UnicodeDecodeError as exc:
         line, what = _first_undecodable_line(path)
         raise UserError(
