@@ -11,7 +11,7 @@ import re
 import sys
 
 SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
-DATASETS = {"classification": ("breast_cancer",), "regression": ("diabetes",)}
+DATASETS = {"classification": ("breast_cancer", "wine"), "regression": ("diabetes",)}
 REMOTE_SCHEMES = {"s3": "s3://", "gcs": "gs://", "azure": "azure://"}
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
 # Importing the project package must not shadow what the project itself imports.
@@ -83,8 +83,11 @@ def check_python(version: str) -> str | None:
 def check_task(task: str, dataset: str) -> str | None:
     if task not in DATASETS:
         return f"task {task!r} is not supported; choose classification or regression."
+    choices = " or ".join(DATASETS[task])
+    if not any(dataset in names for names in DATASETS.values()):
+        return f"dataset {dataset!r} is not a bundled example; choose {choices} for task {task}."
     if dataset not in DATASETS[task]:
-        return f"dataset {dataset!r} does not fit task {task}; choose {' or '.join(DATASETS[task])}."
+        return f"dataset {dataset!r} does not fit task {task}; choose {choices}."
     return None
 
 

@@ -50,7 +50,17 @@ def test_task_and_dataset():
     assert hook.check_task("classification", "breast_cancer") is None
     assert hook.check_task("regression", "diabetes") is None
     assert "not supported" in hook.check_task("clustering", "diabetes")
-    assert "does not fit task classification" in hook.check_task("classification", "diabetes")
+    assert hook.check_task("classification", "wine") is None
+    assert hook.check_task("classification", "diabetes") == (
+        "dataset 'diabetes' does not fit task classification; choose breast_cancer or wine."
+    )
+    assert (
+        hook.check_task("regression", "wine")
+        == "dataset 'wine' does not fit task regression; choose diabetes."
+    )
+    assert hook.check_task("classification", "iris") == (
+        "dataset 'iris' is not a bundled example; choose breast_cancer or wine for task classification."
+    )
 
 
 @pytest.mark.parametrize("name", ["churn_model", "m2", "demo_model"])

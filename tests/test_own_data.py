@@ -16,6 +16,7 @@ import yaml
 
 from .conftest import bake, clean_env
 from .servers import Server, free_port, http
+from .test_project import stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,11 @@ def readme_commands(readme: str) -> list[str]:
     """The shell commands of the README's "Bring your own data" section, comments dropped."""
     section = readme.split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
-    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    return [
+        line.split("  #")[0].strip()
+        for line in block.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +71,14 @@ def journey(tmp_path_factory):
     csv = work / "penguins.csv"
     penguins().to_csv(csv, index=False)
     steps = {}
-    for command in readme_commands(project.read("README.md")):
-        command = command.replace("path/to/your.csv", str(csv)).replace("your.csv", "penguins.csv")
-        command = command.replace("TARGET", "species")
-        if "schema infer" in command:
-            command += " --force"  # the generated project ships the example's schema
-        steps[command] = project.run("bash", "-c", command)
+    commands = readme_commands(project.read("README.md"))
+    assert len(commands) == 3, commands
+    for command in commands:  # the README's placeholders, filled in as its reader would
+        command = command.replace("path/or/url/data.csv", str(csv)).replace("data.csv", "penguins.csv")
+        steps[command.split()[3]] = project.run("bash", "-c", command.replace("COLUMN", "species"))
     project.commit("our penguins")
+    steps["make help"] = project.run("make", "help")
+    steps["example"] = json.loads(project.run("uv", "run", project.package, "schema", "example").stdout)
     steps["make test"] = project.run("make", "test")
     steps["release"] = project.run("uv", "run", project.package, "release")
     home = {"BENTOML_HOME": str(work / "bentoml")}
@@ -93,17 +99,22 @@ def journey(tmp_path_factory):
         steps["single"] = http("POST", f"{url}/predict", rows[0])
         steps["batch"] = http("POST", f"{url}/predict_batch", rows)
         steps["unknown island"] = http("POST", f"{url}/predict", {**rows[0], "island": "Atlantis"})
+        steps["README example"] = http("POST", f"{url}/predict", steps["example"])
         steps["expected"] = test["species"].tolist()
     finally:
         server.stop()
     steps["drift"] = project.run("uv", "run", project.package, "drift", check=False)
+    # The source changes: `source add` of the new version, and the pipeline runs again from ingest.
+    penguins(rows_per_species=130, seed=8).to_csv(csv, index=False)
+    project.run("uv", "run", project.package, "source", "add", str(csv))
+    steps["new version"] = project.run("uv", "run", "dvc", "repro")
     return project, steps
-
-
 
 
 def test_the_readme_commands_bring_the_data_in(journey):
     project, steps = journey
+    assert stages_run(steps["repro"].stdout) == ["ingest", "validate", "split", "train", "evaluate"]
+    assert yaml.safe_load(project.read("params.yaml"))["data"]["source"] == "data/source/penguins.csv"
     schema = yaml.safe_load(project.read("schema.yaml"))
     assert schema["target"]["name"] == "species"
     assert sorted(schema["target"]["allowed"]) == sorted(SPECIES)
@@ -113,8 +124,16 @@ def test_the_readme_commands_bring_the_data_in(journey):
     assert features["bill_length_mm"].get("nullable") is True and features["sex"].get("nullable") is True
     assert features["flipper_length_mm"]["dtype"] == "int"
     assert not features["bill_depth_mm"].get("nullable")
-    lock = yaml.safe_load(project.read("dvc.lock"))
-    assert list(lock["stages"]) == ["ingest", "validate", "split", "train", "evaluate"]
+    # Examples follow the project's own columns, not the bundled example's.
+    assert set(steps["example"]) == set(features)
+    assert re.search(
+        r'SHIFT="(bill_length_mm|bill_depth_mm|flipper_length_mm):mean=1"', steps["make help"].stdout
+    )
+
+
+def test_a_new_version_of_the_source_runs_the_pipeline_again(journey):
+    _, steps = journey
+    assert stages_run(steps["new version"].stdout)[:2] == ["ingest", "validate"]
 
 
 def test_the_model_is_measured_per_class(journey):
@@ -142,6 +161,8 @@ def test_release_promotes_and_the_bento_serves_class_labels(journey):
     assert agreement > 0.85
     status, body = steps["unknown island"]
     assert status == 400 and body["detail"][0]["loc"] == ["island"], body
+    status, body = steps["README example"]
+    assert status == 200 and body["prediction"] in SPECIES, body
 
 
 def test_the_drift_check_reads_the_logged_categories(journey):
@@ -151,4 +172,4 @@ def test_the_drift_check_reads_the_logged_categories(journey):
     columns = {c["column"]: c for c in report["columns"]}
     assert columns["island"]["kind"] == "categorical" and columns["sex"]["kind"] == "categorical"
     assert report["prediction"]["kind"] == "categorical"  # class labels, compared as categories
-    assert report["current"]["rows"] == 1 + len(steps["expected"])
+    assert report["current"]["rows"] == 2 + len(steps["expected"])  # single, batch, README example

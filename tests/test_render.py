@@ -64,6 +64,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
         ".python-version",
         "Makefile",
         "README.md",
+        "data/source/README.md",
         "dvc.yaml",
         "params.yaml",
         "pyproject.toml",
@@ -73,16 +74,16 @@ def expected_files(answers: dict, package: str) -> set[str]:
             for name in (
                 "__init__", "bento", "cli", "data", "drift", "drift_data", "drift_issue", "drift_report",
                 "errors", "evaluate", "features", "github", "metrics", "monitoring", "params", "pipeline",
-                "registry", "report", "retrain", "service", "simulate", "split", "tracking", "train",
-                "validation",
+                "registry", "report", "retrain", "schema_tools", "service", "simulate", "sources", "split",
+                "tracking", "train", "validation",
             )
         ),
         *(
             f"tests/{name}.py"
             for name in (
                 "conftest", "test_data", "test_drift", "test_drift_data", "test_evaluate", "test_github",
-                "test_pipeline", "test_registry", "test_report", "test_service", "test_simulate",
-                "test_split", "test_train", "test_validation",
+                "test_pipeline", "test_registry", "test_report", "test_schema_tools", "test_service",
+                "test_simulate", "test_sources", "test_split", "test_train", "test_validation",
             )
         ),
     }  # fmt: skip
@@ -146,6 +147,46 @@ def test_answers_reach_the_files(baked, answers):
         assert pyproject["project"]["license"] == answers["license"]
 
 
+@pytest.mark.parametrize(
+    ("task", "dataset", "first_feature"),
+    [("classification", "breast_cancer", "mean_radius"), ("classification", "wine", "alcohol"),
+     ("regression", "diabetes", "age")],
+)  # fmt: skip
+def test_the_dataset_answer_reaches_params_schema_and_examples(baked, task, dataset, first_feature):
+    project = baked(task=task, dataset=dataset)
+    assert project.files() == expected_files({"license": "MIT"}, project.package)
+    params = yaml.safe_load(project.read("params.yaml"))
+    assert params["data"] == {"source": dataset, "min_rows": 50}
+    schema = yaml.safe_load(project.read("schema.yaml"))
+    assert next(iter(schema["features"])) == first_feature
+    target = schema["target"]
+    if dataset == "wine":  # multiclass, string labels
+        assert target == {"name": "target", "dtype": "category", "allowed": ["class_0", "class_1", "class_2"]}
+        assert len(schema["features"]) == 13 and "od280_od315_of_diluted_wines" in schema["features"]
+    assert ("allowed" in target) == (task == "classification")
+    # make help names a column of this project's own schema in its examples.
+    help_text = project.run("make", "help").stdout
+    assert f'SHIFT="{first_feature}:mean=1"' in help_text
+    assert f"source: {dataset} " in project.read("params.yaml")  # aligned with its comment
+
+
+def test_the_readme_opens_with_bringing_your_own_data(baked):
+    project = baked(dataset="wine", project_name="Wine Quality")
+    readme = project.read("README.md")
+    assert "scikit-learn's bundled `wine` example data" in readme
+    section = readme.split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
+    commands = [
+        line.split("#")[0].strip() for line in section.split("```bash", 1)[1].split("```")[0].splitlines()
+    ]
+    assert [c for c in commands if c] == [
+        "uv run wine_quality source add path/or/url/data.csv",
+        "uv run wine_quality schema infer data/source/data.csv --target COLUMN --force",
+        "uv run dvc repro",
+    ]
+    assert "git commit" in section
+    assert '-d "$(uv run wine_quality schema example)"' in readme
+
+
 def test_defaults_render_a_git_repository(baked):
     project = baked()
     assert project.path.name == "demo-model"
@@ -175,6 +216,10 @@ BAD_ANSWERS = [
     (
         {"task": "regression", "dataset": "breast_cancer"},
         "dataset 'breast_cancer' does not fit task regression",
+    ),
+    (
+        {"task": "regression", "dataset": "wine"},
+        "dataset 'wine' does not fit task regression; choose diabetes.",
     ),
     ({"github_owner": "acme/inc"}, "github_owner 'acme/inc' is not a GitHub user"),
     ({"mlflow_tracking_uri": "mlflow.example.com"}, "is not an MLflow tracking URI"),

@@ -182,7 +182,9 @@ def test_the_monitoring_log_has_one_record_per_predicted_row(served):
     assert [r["features"] for r in records[:SINGLE_ROWS]] == expected["rows"][:SINGLE_ROWS]
     assert [r["prediction"] for r in records[SINGLE_ROWS:]] == expected["predictions"]
     assert all(r["model_version"] == "1" and r["time"].endswith("Z") for r in records)
-    assert all(len(r["probabilities"]) == 2 and math.isclose(sum(r["probabilities"].values()), 1) for r in records)
+    assert all(
+        len(r["probabilities"]) == 2 and math.isclose(sum(r["probabilities"].values()), 1) for r in records
+    )
 
 
 def test_make_bento_and_serve_call_the_project_commands(served):

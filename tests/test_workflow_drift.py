@@ -10,6 +10,7 @@ github.com/acme/demo.git: act reads `acme/demo` from it, and the workflow's push
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -55,12 +56,10 @@ def project(tmp_path_factory):
     project.run("uv", "run", package, "ingest")
     source = root / "source.csv"
     shutil.copy(project.path / "data/raw/dataset.csv", source)
-    data_py = project.path / f"src/{package}/data.py"
-    text = data_py.read_text()
-    assert "    frame = _LOADERS[dataset]()\n" in text
-    data_py.write_text(
-        text.replace("    frame = _LOADERS[dataset]()\n", f"    frame = pd.read_csv({str(source)!r})\n")
-    )
+    params = project.path / "params.yaml"
+    text, found = re.subn(r"(?m)^  source: \S+", f"  source: {source}", params.read_text())
+    assert found == 1
+    params.write_text(text)
     project.run("uv", "run", "dvc", "repro")
     project.run("uv", "run", package, "simulate", "--rows", "300", "--out", "data/current/drifted.csv",
                 *(arg for shift in SHIFTS for arg in ("--shift", shift)))  # fmt: skip

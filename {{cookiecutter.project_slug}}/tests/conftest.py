@@ -34,4 +34,4 @@ def schema(workdir):
 @pytest.fixture(scope="session")
 def source_frame():
     params = load_params(ROOT / "params.yaml")
-    return load_source(params["data"]["dataset"])
+    return load_source(params["data"]["source"], root=ROOT)

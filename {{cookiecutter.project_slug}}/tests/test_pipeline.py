@@ -30,13 +30,13 @@ def test_pipeline_writes_metrics_and_logs_the_run(ran_pipeline, params):
     assert "git.commit" in run.data.tags
 
 
-def test_logged_model_predicts_like_the_pipeline_model(ran_pipeline, params):
+def test_logged_model_predicts_like_the_pipeline_model(ran_pipeline, params, schema):
     import joblib
 
     run = mlflow.search_runs(experiment_names=[params["mlflow"]["experiment"]], output_format="list")[0]
     logged = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     local = joblib.load(ran_pipeline / "models/model.joblib")
-    test = pd.read_csv(ran_pipeline / "data/processed/test.csv").drop(columns=[params["data"]["target"]])
+    test = pd.read_csv(ran_pipeline / "data/processed/test.csv").drop(columns=[schema["target"]["name"]])
     assert list(logged.predict(test)) == list(local.predict(test))
 
 

@@ -15,6 +15,43 @@ def _ingest(args) -> int:
     return 0
 
 
+def _source(args) -> int:
+    from .sources import add
+
+    path = add(args.location, args.name, Path(args.params))
+    print(f"{args.location} is {path}, tracked by DVC, and {args.params} data.source is {path}.")
+    print(f"Commit {path}.dvc, {path.parent}/.gitignore and {args.params}; then describe its columns:")
+    print(f"  {{ cookiecutter.package_name }} schema infer {path} --target COLUMN")
+    return 0
+
+
+def _schema(args) -> int:
+    from .schema_tools import example_json, infer_file
+
+    if args.schema_command == "example":
+        print(example_json(load_schema(args.schema)))
+        return 0
+    task = load_params(args.params).get("task")
+    found = infer_file(Path(args.data), Path(args.schema), args.target, task, force=args.force)
+    schema = found["schema"]
+    target = schema["target"]
+    classes = target.get("allowed")
+    kind = f"{len(classes)} classes" if classes is not None else f"from {target['min']} to {target['max']}"
+    print(
+        f"wrote {args.schema} from {args.data} ({found['rows']} rows): {len(schema['features'])} features, "
+        f"target '{target['name']}' ({kind}). Review it before you commit it."
+    )
+    for note in found["notes"]:
+        print(f"note: {note}")
+    if found["looks_like"] != task:
+        print(
+            f"warning: the target '{target['name']}' looks like {found['looks_like']} ({found['why']}) "
+            f"but {args.params} task is {task}; choose another --target if it is not the column to predict.",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _validate(args) -> int:
     from .data import RAW_PATH
     from .validation import validate
@@ -191,7 +228,9 @@ def _simulate(args) -> int:
 
 
 COMMANDS = {
-    "ingest": (_ingest, "write the source dataset to data/raw"),
+    "source": (_source, "bring a data file into data/source/ under DVC and make it data.source"),
+    "schema": (_schema, "schema.yaml from a data file (infer), a request row from schema.yaml (example)"),
+    "ingest": (_ingest, "write the data params.yaml data.source names to data/raw"),
     "validate": (_validate, "check raw data against schema.yaml"),
     "split": (_split, "seeded train/test split"),
     "train": (_train, "fit the model pipeline"),
@@ -242,11 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["bento"].add_argument(
         "--export", metavar="DIR", help="also unpack the Bento and its model into DIR: a Docker build context"
     )
-    from . import drift, drift_data, drift_issue, retrain, simulate
+    from . import drift, drift_data, drift_issue, retrain, schema_tools, simulate, sources
 
     drift.add_arguments(sub.choices["drift"])
     sub.choices["drift"].epilog = "exit status: 0 no drift, 1 drift, 2 bad input"
     simulate.add_arguments(sub.choices["simulate"])
+    sources.add_arguments(sub.choices["source"])
+    schema_tools.add_arguments(sub.choices["schema"])
     drift_data.add_arguments(sub.choices["drift-data"])
     drift_issue.add_arguments(sub.choices["drift-issue"])
     retrain.add_arguments(sub.choices["retrain-pr"])

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
+from .schema_tools import first_numeric_feature
 
 SOURCE = Path("data/processed/test.csv")
 KINDS = ("mean", "scale", "mix", "missing")
@@ -39,7 +40,8 @@ def add_arguments(parser) -> None:
         action="append",
         default=[],
         metavar="COLUMN:KIND=VALUE",
-        help="mean=SDS, scale=FACTOR, mix=SHARE or missing=SHARE on a column; repeatable",
+        help="mean=SDS, scale=FACTOR, mix=SHARE or missing=SHARE on a column; repeatable "
+        f"(e.g. {first_numeric_feature() or 'COLUMN'}:mean=0.5, a column of schema.yaml)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
 
@@ -61,7 +63,7 @@ def parse_shift(text: str) -> Shift:
     if not column or kind not in KINDS or number is None or not np.isfinite(number):
         raise UserError(
             f"--shift {text!r} is not COLUMN:KIND=NUMBER with KIND one of {', '.join(KINDS)}; "
-            "e.g. bmi:mean=0.5."
+            f"e.g. {first_numeric_feature() or 'COLUMN'}:mean=0.5."
         )
     if kind in ("mix", "missing") and not 0 <= number <= 1:
         raise UserError(f"--shift {text!r}: {kind} is a share of rows; give a number from 0 to 1.")
