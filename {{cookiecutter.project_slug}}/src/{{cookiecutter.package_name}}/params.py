@@ -36,3 +36,16 @@ def load_schema(path: str | Path = "schema.yaml") -> dict[str, Any]:
 
 def feature_names(schema: dict[str, Any]) -> list[str]:
     return list(schema["features"])
+
+
+def target_classes(schema: dict[str, Any]) -> list | None:
+    """The target's classes as schema.yaml lists them (classification), else None."""
+    allowed = schema["target"].get("allowed")
+    return list(allowed) if allowed is not None else None
+
+
+def positive_class(params: dict[str, Any], schema: dict[str, Any]):
+    """The class that precision, recall, f1 and the ROC curve are about in a binary task."""
+    classes = target_classes(schema) or []
+    chosen = (params.get("evaluate") or {}).get("positive_class")
+    return chosen if chosen is not None else (classes[-1] if classes else 1)
