@@ -239,7 +239,8 @@ def test_retraining_pushes_the_branch_and_opens_a_pull_request(project, runs):
     changed = set(origin_git(project, "diff", "--name-only", main, commit).splitlines())
     assert "dvc.lock" in changed and changed <= {"dvc.lock", "metrics.json", "plots/confusion_matrix.png",
                                                  "plots/feature_importance.png", "plots/precision_recall.png",
-                                                 "plots/roc_curve.png"}  # fmt: skip
+                                                 "plots/roc_curve.png", "plots/roc_curve.csv",
+                                                 "plots/feature_importance.csv"}  # fmt: skip
     old, new = (yaml.safe_load(origin_git(project, "show", f"{rev}:dvc.lock")) for rev in (main, commit))
     raw = [o for o in new["stages"]["ingest"]["outs"] if o["path"] == "data/raw/dataset.csv"]
     assert raw[0]["md5"] != old["stages"]["ingest"]["outs"][0]["md5"]

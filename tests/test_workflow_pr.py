@@ -10,6 +10,7 @@ import yaml
 from .act_runner import ORIGIN, REPOSITORY, commit_all, git, pull_request_event, run_act
 from .conftest import bake
 from .fake_github import FakeGitHub
+from .mermaid_check import mermaid_blocks, parse
 from .test_workflows_static import assert_zizmor_and_schema_clean
 
 BIN = Path(sys.executable).parent
@@ -63,6 +64,17 @@ def act_pr(project, api: FakeGitHub, *, number: int = 7, head_repo: str = REPOSI
     )
 
 
+def assert_charts(markdown: str, *, base: bool) -> None:
+    """The ROC curve and the feature importances as Mermaid xycharts that mermaid itself parses."""
+    charts = mermaid_blocks(markdown)
+    assert [c.split('title "')[1].split(" ")[0] for c in charts] == ["ROC", "Feature"], markdown
+    assert parse(markdown) == ["ok xychart", "ok xychart"]
+    for chart in charts:
+        assert ('line "base" [' in chart) == base and ' "this PR" [' in chart
+    if base:
+        assert "This PR in blue, the base `" in markdown
+
+
 @pytest.fixture(scope="module")
 def two_pushes(project, tmp_path_factory):
     """One pull request: a tuned parameter with results committed, then a second push without them."""
@@ -99,6 +111,8 @@ def test_parameter_change_comments_metrics_and_parameters(project, two_pushes):
     assert "| modified | `models/model.joblib` |" in body
     assert "does not match" not in body  # the author committed what CI reproduces
     assert body.count(two_pushes["api"].asset_url) == 8  # four plots of the PR beside the base's four
+    # Charts GitHub draws itself, published images or not: the PR's curves beside main's.
+    assert_charts(body, base=True)
     assert '"CML watermark pr-report"' in body
     assert row in result.summary
     # CI starts without a DVC cache: stages run from source, and DVC restores those whose
@@ -166,6 +180,7 @@ def test_fork_runs_tests_and_pipeline_without_commenting(project, tmp_path):
     assert "| `train.hyperparameters.max_depth` | 8 | 4 |" in result.summary
     assert "No report comment: this pull request comes from the fork `someone/demo`" in result.summary
     assert "publishing images in the comment is off" in result.summary
+    assert_charts(result.summary, base=True)
     assert api.requests == [] and result.cml_calls == []
 
 

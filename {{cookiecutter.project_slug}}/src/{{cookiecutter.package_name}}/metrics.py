@@ -12,6 +12,10 @@ from .errors import UserError
 
 METRICS_PATH = Path("metrics.json")
 PLOTS_DIR = Path("plots")
+# The data behind the plots (evaluate writes them, the PR report charts them); small CSVs in git.
+ROC_DATA = PLOTS_DIR / "roc_curve.csv"  # fpr, tpr: the positive class's curve, or the micro-average
+RESIDUALS_DATA = PLOTS_DIR / "residuals.csv"  # percentile, actual, predicted, residual
+IMPORTANCE_DATA = PLOTS_DIR / "feature_importance.csv"  # feature, importance (largest first)
 
 # +1: higher is better; -1: lower is better. The PR report and the merge gate read this.
 DIRECTIONS = {

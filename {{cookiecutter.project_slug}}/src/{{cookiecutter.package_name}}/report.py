@@ -2,19 +2,33 @@
 
 Run after `dvc repro`. The base branch's metrics, parameters and plots come from git (they
 are committed), the data changes from `dvc diff`; the metric directions from evaluate.py.
+The plots' data (plots/*.csv) become Mermaid charts, which GitHub draws in the comment itself.
 """
 
+import csv
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import yaml
 
 from .errors import UserError
-from .metrics import DIRECTIONS, METRICS_PATH, PLOTS_DIR, improvement
+from .metrics import (
+    DIRECTIONS,
+    IMPORTANCE_DATA,
+    METRICS_PATH,
+    PLOTS_DIR,
+    RESIDUALS_DATA,
+    ROC_DATA,
+    improvement,
+)
 from .tracking import file_md5, tracking_uri
 from .train import MODEL_PATH
 
@@ -155,6 +169,143 @@ def lock_warning(stages: list[str], committed: bool) -> str:
     )
 
 
+TOP_FEATURES = 10
+COLOURS = "#1f77b4, #9e9e9e"  # this PR, base: the order each chart declares its series in
+
+
+def read_rows(text: str | bytes | None) -> list[dict[str, str]] | None:
+    """A CSV's rows, or None when there is no file or it holds none."""
+    if not text:
+        return None
+    rows = list(csv.DictReader(io.StringIO(text.decode() if isinstance(text, bytes) else text)))
+    return rows or None
+
+
+def _column(rows: list[dict], name: str) -> list[float]:
+    return [float(row[name]) for row in rows]
+
+
+def _interpolate(x: float, xs: list[float], ys: list[float]) -> float:
+    """ys at x, on straight lines between the points (xs ascending), flat beyond the ends."""
+    if x <= xs[0]:
+        return ys[0]
+    for i in range(1, len(xs)):
+        if x <= xs[i]:
+            span = xs[i] - xs[i - 1]
+            return ys[i] if span == 0 else ys[i - 1] + (ys[i] - ys[i - 1]) * (x - xs[i - 1]) / span
+    return ys[-1]
+
+
+def _number(value: float) -> str:
+    """Four significant digits as a plain decimal: Mermaid reads no exponent."""
+    text = format(Decimal(f"{value:.4g}"), "f")
+    return "0" if text == "-0" else text
+
+
+def _text(value: str) -> str:
+    return '"' + str(value).replace('"', "'") + '"'
+
+
+def _series(kind: str, name: str, values: list[float]) -> str:
+    return f"  {kind} {_text(name)} [{', '.join(_number(v) for v in values)}]"
+
+
+def mermaid(header: str, lines: list[str]) -> str:
+    """A fenced Mermaid block: GitHub draws it, this PR's series in blue, the base's in grey."""
+    config = f'---\nconfig:\n  themeVariables:\n    xyChart:\n      plotColorPalette: "{COLOURS}"\n---\n'
+    return "```mermaid\n" + config + header + "\n" + "\n".join(lines) + "\n```\n"
+
+
+@dataclass(frozen=True)
+class Curve:
+    """How a curve's CSV is charted: its columns, title and axes (`y_range` None: fit the data)."""
+
+    x: str
+    y: str
+    title: str
+    x_label: str
+    y_label: str
+    y_range: tuple[float, float] | None = None
+
+
+ROC = Curve("fpr", "tpr", "ROC curve", "False positive rate", "True positive rate", (0.0, 1.0))
+RESIDUALS = Curve(
+    "percentile",
+    "residual",
+    "Residuals by actual value",
+    "Test rows by actual value (percentile)",
+    "Mean residual (predicted - actual)",
+)
+
+
+def curve_chart(curve: Curve, pr: list[dict], base: list[dict] | None) -> str:
+    """Two lines on a numeric x-axis: this PR's curve and the base's, both read at the same evenly
+    spaced points (Mermaid spaces a line's values evenly between the axis's ends)."""
+    xs, ys = _column(pr, curve.x), _column(pr, curve.y)
+    grid = [xs[0] + (xs[-1] - xs[0]) * i / max(len(xs) - 1, 1) for i in range(len(xs))]
+    series = {"this PR": [_interpolate(g, xs, ys) for g in grid]}
+    if base:
+        old = sorted(zip(_column(base, curve.x), _column(base, curve.y), strict=True))
+        series["base"] = [_interpolate(g, [p[0] for p in old], [p[1] for p in old]) for g in grid]
+    values = [v for line in series.values() for v in line]
+    low, high = curve.y_range or (min(0.0, *values), max(0.0, *values))
+    if not curve.y_range:
+        pad = (high - low) * 0.05 or 1.0
+        low, high = (low - pad if low < 0 else low), high + pad
+    lines = [
+        f"  title {_text(curve.title)}",
+        f"  x-axis {_text(curve.x_label)} {_number(grid[0])} --> {_number(grid[-1])}",
+        f"  y-axis {_text(curve.y_label)} {_number(low)} --> {_number(high)}",
+    ]
+    return mermaid("xychart-beta", lines + [_series("line", name, line) for name, line in series.items()])
+
+
+def importance_chart(pr: list[dict], base: list[dict] | None, top: int = TOP_FEATURES) -> str:
+    """This PR's most important features as bars, the base's importance of each as a line."""
+    values = dict(zip((row["feature"] for row in pr), _column(pr, "importance"), strict=True))
+    features = sorted(values, key=lambda name: -values[name])[:top]
+    old = dict(zip((row["feature"] for row in base or []), _column(base or [], "importance"), strict=True))
+    high = max([0.0, *(values[f] for f in features), *(old.get(f, 0.0) for f in features)]) * 1.1 or 1.0
+    lines = [
+        f"  title {_text(f'Feature importance (top {len(features)} in this PR)')}",
+        f"  x-axis [{', '.join(_text(f) for f in features)}]",
+        f'  y-axis "importance" 0 --> {_number(high)}',
+        _series("bar", "this PR", [values[f] for f in features]),
+    ]
+    if base:
+        lines.append(_series("line", "base", [old.get(f, 0.0) for f in features]))
+    return mermaid("xychart-beta horizontal", lines)
+
+
+CHARTS = {
+    ROC_DATA: partial(curve_chart, ROC),
+    RESIDUALS_DATA: partial(curve_chart, RESIDUALS),
+    IMPORTANCE_DATA: importance_chart,
+}
+
+
+def charts_section(base: str) -> str:
+    """The plots' data as charts GitHub draws: this branch's beside the base branch's."""
+    parts, missing = [], []
+    for path, chart in CHARTS.items():
+        pr = read_rows(path.read_text()) if path.is_file() else None
+        if pr is None:
+            continue
+        old = read_rows(git_show(base, path))
+        if old is None:
+            missing.append(f"`{path.name}`")
+        parts.append(chart(pr, old))
+    if not parts:
+        return ""
+    if len(missing) == len(parts):
+        key = f"The base `{base[:7]}` has no plot data ({', '.join(missing)}): this PR's charts alone."
+    else:
+        key = f"This PR in blue, the base `{base[:7]}` in grey."
+        if missing:
+            key += f" The base has no {', '.join(missing)}: this PR's alone there."
+    return key + "\n\n" + "\n".join(parts)
+
+
 def plots_section(base: str, out_dir: Path, images: bool) -> str:
     """This branch's plots beside the base branch's (copied next to the report so it is self-contained)."""
     names = sorted(p.name for p in PLOTS_DIR.glob("*.png"))
@@ -240,8 +391,10 @@ def build(params: dict, base: str, out_dir: Path, *, images: bool) -> tuple[str,
         mlflow_line(params),
         f"Reproduced from `{head[:7]}` and compared with the base `{base[:7]}`{run_link()}.\n",
     ]
+    charts = charts_section(base)
     plots = plots_section(base, out_dir, images)
     listed = plots_section(base, out_dir, False) if images else plots
+    before.append(charts)
     return _join([*before, plots, *after]), _join([*before, listed, *after])
 
 

@@ -109,7 +109,7 @@ def log_run(
         mlflow.log_params(train_params(params))
         mlflow.log_metrics(metrics)
         for path in artifacts:
-            mlflow.log_artifact(str(path), artifact_path="plots" if path.suffix == ".png" else None)
+            mlflow.log_artifact(str(path), artifact_path=path.parent.name or None)  # plots/x.png -> plots/
         mlflow.sklearn.log_model(
             model,
             name=MODEL_ARTIFACT,
