@@ -73,7 +73,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
             for name in (
                 "__init__", "bento", "cli", "data", "drift", "drift_data", "drift_issue", "drift_report",
                 "errors", "evaluate", "features", "github", "metrics", "monitoring", "params", "pipeline",
-                "registry", "report", "retrain", "service", "simulate", "split", "tracking", "train",
+                "registry", "report", "retrain", "serve", "service", "simulate", "split", "tracking", "train",
                 "validation",
             )
         ),
@@ -81,7 +81,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
             f"tests/{name}.py"
             for name in (
                 "conftest", "test_data", "test_drift", "test_drift_data", "test_evaluate", "test_github",
-                "test_pipeline", "test_registry", "test_report", "test_service", "test_simulate",
+                "test_pipeline", "test_registry", "test_report", "test_serve", "test_service", "test_simulate",
                 "test_split", "test_train", "test_validation",
             )
         ),
