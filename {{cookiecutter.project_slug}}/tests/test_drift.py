@@ -193,6 +193,35 @@ def test_run_writes_the_three_reports_and_returns_the_verdict(params, workdir, s
     assert sorted(p.name for p in (workdir / "out").iterdir()) == ["drift.html", "drift.json", "drift.md"]
 
 
+def test_drifted_columns_below_the_dataset_threshold_are_counted_not_called_no_drift(params, workdir):
+    reference = synthetic(1000, 0)
+    ref_path, cur_path = write_pair(workdir, reference, reference)
+
+    def check(shifts: list[str]) -> tuple[int, list[str]]:
+        current = simulate.simulate(reference, 1000, [simulate.parse_shift(s) for s in shifts], seed=0)
+        write_pair(workdir, reference, current)
+        status = drift.run(params, ref_path, cur_path, "out", False, None)
+        return status, (workdir / "out" / "drift.md").read_text().splitlines()
+
+    status, lines = check(["height:mean=2"])
+    assert status == 0
+    assert lines[0] == (
+        "### No dataset drift: 1 of 5 columns drifted "
+        "(share 0.20, below the dataset threshold drift.drift_share 0.5)."
+    )
+    assert [line.split(" | ")[0] for line in lines if "| **yes** |" in line] == ["| height"]
+
+    status, lines = check(["height:mean=2", "weight:mean=2", "colour:mix=0.95"])
+    assert status == 1
+    assert lines[0] == (
+        "### ⚠️ Drift detected: 3 of 5 columns drifted "
+        "(share 0.60, reaching the dataset threshold drift.drift_share 0.5)."
+    )
+
+    status, lines = check([])
+    assert (status, lines[0]) == (0, "### No drift: none of 5 columns drifted.")
+
+
 def write_log(directory, frame: pd.DataFrame, predictions, day: str = "2025-01-06") -> None:
     directory.mkdir(exist_ok=True)
     with (directory / f"predictions-{day}.jsonl").open("a") as log:
