@@ -5,6 +5,9 @@ SHELL := /bin/bash
 BOOTSTRAP := $(CURDIR)/.cache/bootstrap
 export PATH := $(BOOTSTRAP)/bin:$(PATH)
 DEMO := $(CURDIR)/out/demo-model
+DEMO_GIT := git -c user.name=Demo -c user.email=demo@example.com
+# One header line per step of the demo, then the step: a target of the generated project's Makefile, run silently.
+demo_step = @echo "--- $(1)" && $(MAKE) -s --no-print-directory -C $(DEMO) $(2)
 
 .PHONY: help uv dev demo test test-fast
 
@@ -17,16 +20,31 @@ uv: ## make sure uv is available (installs it into .cache/bootstrap if it is not
 dev: uv ## install the template's development tools into .venv
 	uv sync --locked --quiet
 
+demo: export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 demo: dev ## generate a project with defaults into out/demo-model and run its lifecycle: pipeline, MLflow, gate, Bento, drift
-	rm -rf $(DEMO)
-	uv run cookiecutter --no-input . -o $(dir $(DEMO))
-	cd $(DEMO) && git add -A && git -c user.name=Demo -c user.email=demo@example.com commit -qm "generated"
-	cd $(DEMO) && $(MAKE) --no-print-directory setup repro metrics runs register promote models bento
-	@echo "--- the drift check on production-like data: held-out rows with worst_radius and mean_texture shifted by 1 sd"
-	cd $(DEMO) && uv run demo_model simulate --shift worst_radius:mean=1 --shift mean_texture:mean=1
-	cd $(DEMO) && { uv run demo_model drift --current data/simulated/current.csv; test $$? -le 1; }  # 1 means drift: a finding
-	cat $(DEMO)/reports/drift/drift.md
-	@echo "Done: the project is in $(DEMO); 'make serve' there serves the champion at http://127.0.0.1:3000."
+	@echo "--- generate: cookiecutter --no-input . -o $(dir $(DEMO))"
+	@rm -rf $(DEMO)
+	@uv run cookiecutter --no-input . -o $(dir $(DEMO)) >/dev/null
+	@cd $(DEMO) && $(DEMO_GIT) add -A && $(DEMO_GIT) commit -qm "Generated from the template"
+	@echo "--- setup: uv sync"
+	@cd $(DEMO) && uv sync --quiet
+	@echo "--- pipeline: dvc repro"
+	@cd $(DEMO) && uv run dvc repro
+	@echo "--- commit: uv.lock, dvc.lock, metrics and plots, so that make metrics-diff and report have a base"
+	@cd $(DEMO) && $(DEMO_GIT) add -A && $(DEMO_GIT) commit -qm "Pipeline results of the demo"
+	$(call demo_step,metrics: dvc metrics show,metrics)
+	$(call demo_step,MLflow runs: demo_model runs,runs)
+	$(call demo_step,registry: demo_model register,register)
+	$(call demo_step,gate: demo_model promote,promote)
+	$(call demo_step,registered versions: demo_model show,models)
+	$(call demo_step,Bento: demo_model bento,bento)
+	@echo "--- simulate: held-out rows with worst_radius and mean_texture shifted by 1 sd"
+	@cd $(DEMO) && uv run demo_model simulate --shift worst_radius:mean=1 --shift mean_texture:mean=1
+	@echo "--- drift: demo_model drift --current data/simulated/current.csv"
+	@cd $(DEMO) && { uv run demo_model drift --current data/simulated/current.csv; test $$? -le 1; }  # 1 means drift: a finding
+	@echo "--- drift summary: reports/drift/drift.md"
+	@cat $(DEMO)/reports/drift/drift.md
+	@echo "Done: the project is in $(DEMO), committed; 'make serve' there serves the champion at http://127.0.0.1:3000."
 
 test: dev ## every test tier: render and hooks, generated projects, workflows under act
 	uv run pytest

@@ -1,9 +1,17 @@
-"""Unit tests of the answer checks in hooks/pre_gen_project.py, including what cookiecutter's
-own choice validation already stops (the hook still guards them for replayed or edited answers)."""
+"""Unit tests of the answer checks in hooks/pre_gen_project.py, and what a bad answer shows at generation.
+
+python_version, task, dvc_remote and license are plain answers, not cookiecutter choice lists: cookiecutter
+2.7 rejects a value outside a choice list before any hook runs, with a ValueError traceback. As plain
+answers they reach the hook, which names the answer and the values allowed."""
+
+import subprocess
+import sys
 
 import pytest
+from cookiecutter.exceptions import FailedHookException
 
 from hooks import pre_gen_project as hook
+from tests.conftest import TEMPLATE
 
 
 @pytest.mark.parametrize(
@@ -110,3 +118,37 @@ def test_every_problem_is_one_line_naming_the_answer():
              "dvc_remote", "mlflow_tracking_uri", "container_registry", "drift_schedule", "license"]  # fmt: skip
     for message, answer in zip(found, named, strict=True):
         assert message.startswith(answer) and "\n" not in message
+
+
+OUTSIDE_THE_OFFER = [
+    ({"task": "clustering"}, "task 'clustering' is not supported; choose classification or regression."),
+    (
+        {"license": "GPL"},
+        "license 'GPL' is not offered; choose one of MIT, Apache-2.0, BSD-3-Clause, Proprietary.",
+    ),
+    ({"dvc_remote": "ftp"}, "dvc_remote 'ftp' is not supported; choose local, s3, gcs or azure."),
+    ({"python_version": "3.10"}, "python_version '3.10' is not supported; choose one of 3.11, 3.12, 3.13."),
+]
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"), OUTSIDE_THE_OFFER, ids=[next(iter(a)) for a, _ in OUTSIDE_THE_OFFER]
+)
+def test_value_outside_the_offered_ones_is_one_line_naming_them(baked, tmp_path, capfd, answers, message):
+    with pytest.raises(FailedHookException):
+        baked(**answers)
+    assert capfd.readouterr().err == f"error: {message}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_line_with_a_value_outside_the_offered_ones(tmp_path):
+    """What a user typing the answer on the command line sees: the hook's one line on stderr, exit 1."""
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "task=clustering", "-o", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == f"error: {OUTSIDE_THE_OFFER[0][1]}\n"
+    assert "ValueError" not in result.stdout + result.stderr  # cookiecutter's own choice check did not fire
+    assert not out.exists() or list(out.iterdir()) == []

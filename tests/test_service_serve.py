@@ -190,4 +190,8 @@ def test_the_monitoring_log_has_one_record_per_predicted_row(served):
 def test_make_bento_and_serve_call_the_project_commands(served):
     project = served["project"]
     assert f"uv run {project.package} bento" in project.run("make", "-n", "bento").stdout
-    assert "bentoml serve service-demo:latest" in project.run("make", "-n", "serve").stdout
+    assert f"uv run {project.package} serve --port 3000" in project.run("make", "-n", "serve").stdout
+    assert (
+        f"uv run {project.package} serve --port 3123"
+        in project.run("make", "-n", "serve", "PORT=3123").stdout
+    )

@@ -211,7 +211,7 @@ def test_second_drift_comments_on_the_open_issue(runs):
 def test_clean_run_opens_nothing_and_says_where_the_reference_came_from(runs):
     result = runs["clean"]
     assert result.returncode == 0, result
-    assert "### No drift:" in result.summary
+    assert "### No drift:" in result.summary or "### No dataset drift:" in result.summary  # none, or too few
     assert (
         "**Reference:** reproduced from source with `dvc repro split train`, as the DVC remote could not "
         "be used (the remote does not have them: not pushed yet, or a remote this runner cannot reach). "

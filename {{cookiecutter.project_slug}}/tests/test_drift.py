@@ -193,6 +193,35 @@ def test_run_writes_the_three_reports_and_returns_the_verdict(params, workdir, s
     assert sorted(p.name for p in (workdir / "out").iterdir()) == ["drift.html", "drift.json", "drift.md"]
 
 
+def test_drifted_columns_below_the_dataset_threshold_are_counted_not_called_no_drift(params, workdir):
+    reference = synthetic(1000, 0)
+    ref_path, cur_path = write_pair(workdir, reference, reference)
+
+    def check(shifts: list[str]) -> tuple[int, list[str]]:
+        current = simulate.simulate(reference, 1000, [simulate.parse_shift(s) for s in shifts], seed=0)
+        write_pair(workdir, reference, current)
+        status = drift.run(params, ref_path, cur_path, "out", False, None)
+        return status, (workdir / "out" / "drift.md").read_text().splitlines()
+
+    status, lines = check(["height:mean=2"])
+    assert status == 0
+    assert lines[0] == (
+        "### No dataset drift: 1 of 5 columns drifted "
+        "(share 0.20, below the dataset threshold drift.drift_share 0.5)."
+    )
+    assert [line.split(" | ")[0] for line in lines if "| **yes** |" in line] == ["| height"]
+
+    status, lines = check(["height:mean=2", "weight:mean=2", "colour:mix=0.95"])
+    assert status == 1
+    assert lines[0] == (
+        "### ⚠️ Drift detected: 3 of 5 columns drifted "
+        "(share 0.60, reaching the dataset threshold drift.drift_share 0.5)."
+    )
+
+    status, lines = check([])
+    assert (status, lines[0]) == (0, "### No drift: none of 5 columns drifted.")
+
+
 def write_log(directory, frame: pd.DataFrame, predictions, day: str = "2025-01-06") -> None:
     directory.mkdir(exist_ok=True)
     with (directory / f"predictions-{day}.jsonl").open("a") as log:
@@ -290,7 +319,7 @@ def test_bad_files_and_settings_are_refused_without_a_report(params, workdir, so
         ((ref_path, "data.txt"), "neither .csv nor .parquet"),
         ((ref_path, "logs"), "has no predictions-\\*.jsonl files"),
         ((ref_path, "no-such-dir"), "no monitoring log at no-such-dir"),
-        ((ref_path, "broken"), "predictions-2025-01-06.jsonl is not a prediction log"),
+        ((ref_path, "broken"), "predictions-2025-01-06.jsonl line 2 is not a prediction log"),
     ]
     for (reference, current), message in cases:
         with pytest.raises(UserError, match=message):
@@ -303,6 +332,33 @@ def test_bad_files_and_settings_are_refused_without_a_report(params, workdir, so
     with pytest.raises(UserError, match="model nope.joblib not found"):
         drift.run(params, ref_path, cur_path, "out", False, "nope.joblib")
     assert not (workdir / "out").exists()
+
+
+LOGGED = {"time": "2025-01-06T12:00:00.000Z", "model_version": "3", "features": {"a": 1.5, "b": "x"}}
+
+
+@pytest.mark.parametrize(
+    ("rows", "bad", "text", "reason"),
+    [
+        (10, 1, '{"features": {"a": 1.5', "not JSON"),
+        (10, 4, "not json", "not JSON"),
+        (10, 7, '["features", "prediction"]', 'no "features" object'),
+        # Past Arrow's first block of the file (1 MB), where its row count starts again from 0.
+        (20000, 15000, '{"features": {"a": 1.5, "b": "x"}, "prediction": 0', "not JSON"),
+        (20000, 15000, '{"features": {"a": "high", "b": "x"}, "prediction": 0}', "'a' is text here"),
+    ],
+)
+def test_a_bad_log_line_is_named_by_its_line_number_counted_from_1(params, workdir, rows, bad, text, reason):
+    lines = [json.dumps({**LOGGED, "prediction": i % 2}) for i in range(rows)]
+    lines[bad - 1] = text
+    (workdir / "logs").mkdir()
+    (workdir / "logs" / "predictions-2025-01-06.jsonl").write_text("\n".join(lines) + "\n")
+    reference = workdir / "reference.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}).to_csv(reference, index=False)
+    with pytest.raises(UserError) as error:
+        drift.run(params, str(reference), "logs", "out", False, None)
+    message = str(error.value)
+    assert f"predictions-2025-01-06.jsonl line {bad} is not a prediction log record ({reason}" in message
 
 
 def test_cli_exit_codes(workdir, source_frame, capsys):

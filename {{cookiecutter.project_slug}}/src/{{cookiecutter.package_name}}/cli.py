@@ -190,6 +190,13 @@ def _bento(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    from .serve import run
+
+    run(load_params(args.params), args.bento, args.host, args.port)
+    return 0  # not reached: the process became the server
+
+
 def _drift(args) -> int:
     from .drift import run, settings
     from .github import add_summary, set_outputs
@@ -243,6 +250,7 @@ COMMANDS = {
     "rollback": (_rollback, "move @champion back to @previous-champion, or to a given version"),
     "show": (_show, "registered versions with their aliases and metrics"),
     "bento": (_bento, "build the Bento: the service with the @champion model"),
+    "serve": (_serve, "serve the last built Bento locally, logging predictions for the drift check"),
     "drift": (_drift, "compare production data with the training data; exit 1 on drift"),
     "simulate": (_simulate, "write a resampled, optionally shifted, current dataset"),
     "drift-data": (_drift_data, "get the drift check's current data and reference (drift workflow)"),
@@ -281,13 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["bento"].add_argument(
         "--export", metavar="DIR", help="also unpack the Bento and its model into DIR: a Docker build context"
     )
-    from . import drift, drift_data, drift_issue, retrain, schema_tools, simulate, sources
+    from . import drift, drift_data, drift_issue, retrain, schema_tools, serve, simulate, sources
 
     drift.add_arguments(sub.choices["drift"])
     sub.choices["drift"].epilog = "exit status: 0 no drift, 1 drift, 2 bad input"
     simulate.add_arguments(sub.choices["simulate"])
     sources.add_arguments(sub.choices["source"])
     schema_tools.add_arguments(sub.choices["schema"])
+    serve.add_arguments(sub.choices["serve"])
     drift_data.add_arguments(sub.choices["drift-data"])
     drift_issue.add_arguments(sub.choices["drift-issue"])
     retrain.add_arguments(sub.choices["retrain-pr"])

@@ -44,6 +44,7 @@ params.yaml `drift:` keys (all optional; null means the default):
 import json
 import math
 import os
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -573,9 +574,11 @@ def read_log(directory: Path, window_days: int | None) -> tuple[pd.DataFrame, di
             if not pa.types.is_struct(table.schema.field("features").type):
                 raise TypeError("features is not an object")
         except (pa.ArrowInvalid, KeyError, TypeError) as exc:
-            reason = str(exc).strip().splitlines()[0]
+            # Arrow counts rows from 0 within a block of the file: find the line as an editor numbers it.
+            arrow_reason = re.sub(r" in row \d+$", "", str(exc).strip().splitlines()[0])
+            where, reason = _bad_log_line(path) or ("", arrow_reason)
             raise UserError(
-                f"{path} is not a prediction log ({reason}); each line must be JSON with "
+                f"{path}{where} is not a prediction log record ({reason}); each line must be JSON with "
                 '"features" and "prediction", as the service writes it.'
             ) from exc
         tables.append(table)
@@ -592,6 +595,37 @@ def read_log(directory: Path, window_days: int | None) -> tuple[pd.DataFrame, di
     if PREDICTION in table.column_names:
         columns[PREDICTION] = table.column(PREDICTION)
     return pa.table(columns).to_pandas(), {"files": [str(f) for f in files], **_log_summary(table)}
+
+
+def _json_kind(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text" if isinstance(value, str) else "a list or object"
+
+
+def _bad_log_line(path: Path) -> tuple[str, str] | None:
+    """(" line N", reason) of the first line that breaks the log's format, N counted from 1 as editors do."""
+    first_kinds: dict[str, tuple[str, int]] = {}
+    with path.open(encoding="utf-8", errors="replace") as log:
+        for number, text in enumerate(log, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                return f" line {number}", f"not JSON: {exc.msg} at column {exc.colno}"
+            if not isinstance(record, dict) or not isinstance(record.get("features"), dict):
+                return f" line {number}", 'no "features" object'
+            for name, value in record["features"].items():
+                kind = _json_kind(value)
+                first = first_kinds.setdefault(name, (kind, number)) if kind else None
+                if first and first[0] != kind:
+                    return f" line {number}", f"{name!r} is {kind} here but {first[0]} on line {first[1]}"
+    return None
 
 
 def _log_summary(table) -> dict:

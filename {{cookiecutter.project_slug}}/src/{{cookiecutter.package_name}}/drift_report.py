@@ -40,12 +40,21 @@ def write(report: dict, out_dir: Path) -> list[Path]:
     return [out_dir / name for name in FILES]
 
 
+def columns_phrase(report: dict) -> str:
+    """How many columns drifted, and whether that reached the dataset threshold (drift.drift_share)."""
+    drifted, total = report["number_of_drifted_columns"], report["number_of_columns"]
+    if drifted == 0:
+        return f"none of {total} columns drifted"
+    share, limit = report["share_of_drifted_columns"], report["drift_share"]
+    reached = "reaching" if report["dataset_drift"] else "below"
+    return (
+        f"{drifted} of {total} columns drifted (share {share:.2f}, {reached} the dataset threshold "
+        f"drift.drift_share {limit:g})"
+    )
+
+
 def verdict_line(report: dict) -> str:
-    share = report["share_of_drifted_columns"]
-    parts = [
-        f"{report['number_of_drifted_columns']} of {report['number_of_columns']} columns drifted "
-        f"(share {share:.2f}, dataset drift at {report['drift_share']:g})"
-    ]
+    parts = [columns_phrase(report)]
     if report["prediction"]:
         parts.append("prediction drifted" if _drifted(report["prediction"]) else "prediction stable")
     if report["performance"]:
@@ -54,7 +63,10 @@ def verdict_line(report: dict) -> str:
         parts.append(
             f"{perf['metric']} {state} ({perf['current']:.4g}, metrics.json {perf['reference']:.4g})"
         )
-    head = "Drift detected" if report["drift_detected"] else "No drift"
+    if report["drift_detected"]:
+        head = "Drift detected"
+    else:  # drifted columns below the dataset threshold are not "no drift"
+        head = "No dataset drift" if report["number_of_drifted_columns"] else "No drift"
     return f"{head}: {'; '.join(parts)}."
 
 

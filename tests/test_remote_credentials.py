@@ -1,0 +1,89 @@
+"""The README of a project with a cloud DVC remote says how to give DVC its credentials on a laptop,
+and which secrets each workflow reads with the access it needs: main.yml pushes, pr.yml and drift.yml
+only pull. The secrets are the ones the generated workflows actually read."""
+
+import re
+
+import pytest
+
+from .conftest import bake
+
+REMOTES = {"s3": "s3://acme-ml/dvc", "gcs": "gs://acme-ml/dvc", "azure": "azure://ml/dvc"}
+LOCAL_WAYS = {
+    "s3": [
+        "aws configure",
+        "`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`",
+        "dvc remote modify --local storage profile",
+        "dvc remote modify --local storage access_key_id",
+        "dvc remote modify --local storage secret_access_key",
+    ],
+    "gcs": [
+        "gcloud auth application-default login",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "dvc remote modify --local storage credentialpath",
+    ],
+    "azure": [
+        "az login",
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "dvc remote modify --local storage account_name",
+        "dvc remote modify --local storage connection_string",
+    ],
+}
+WORKFLOWS = ("main.yml", "pr.yml", "drift.yml")
+HEADING = "## The DVC remote's credentials"
+
+
+def section(readme: str, heading: str) -> str:
+    return readme.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def secrets_read(project) -> dict[str, set[str]]:
+    return {
+        name: set(re.findall(r"secrets\.(\w+)", project.read(f".github/workflows/{name}")))
+        for name in WORKFLOWS
+    }
+
+
+@pytest.fixture(scope="module")
+def local_secrets(tmp_path_factory):
+    return secrets_read(bake(tmp_path_factory.mktemp("local")))
+
+
+@pytest.mark.parametrize("remote", REMOTES)
+def test_readme_names_the_remote_credentials_and_what_each_workflow_needs(baked, local_secrets, remote):
+    project = baked(dvc_remote=remote, dvc_remote_url=REMOTES[remote])
+    readme = project.read("README.md")
+    text = section(readme, HEADING)
+    for way in LOCAL_WAYS[remote]:
+        assert way in text, f"{remote}: the README does not say {way!r}"
+    assert ".dvc/config.local" in text and "git ignores" in text
+
+    # The remote's secrets: what the workflows read beyond a project with a local remote.
+    read = secrets_read(project)
+    remote_secrets = {s for name in WORKFLOWS for s in read[name] - local_secrets[name]}
+    assert remote_secrets, "no workflow reads the remote's credentials"
+    github = text.split("**On GitHub**", 1)[1].split("|", 1)[0]
+    for secret in remote_secrets:
+        assert f"`{secret}`" in github
+        assert all(secret in read[name] for name in WORKFLOWS)  # each workflow reads it, as the README says
+
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[-2].strip()
+        for line in text.splitlines()
+        if line.startswith("| ")
+    }
+    assert (rows["main.yml"], rows["pr.yml"], rows["drift.yml"]) == ("**write**", "read", "read")
+    pushes = {name: "dvc push" in project.read(f".github/workflows/{name}") for name in WORKFLOWS}
+    assert pushes == {"main.yml": True, "pr.yml": False, "drift.yml": False}
+
+    releases = section(readme, "## Releases")
+    assert all(
+        "**write**" in line.lower()
+        for line in releases.splitlines()
+        if any(f"`{s}`" in line for s in remote_secrets)
+    )
+    assert any(f"`{s}`" in releases for s in remote_secrets)
+
+
+def test_a_local_remote_needs_no_credentials_section(baked):
+    assert HEADING not in baked().read("README.md")
