@@ -245,8 +245,7 @@ def evaluate(params: dict, schema: dict, *, log_mlflow: bool = True) -> tuple[di
     values = compute_metrics(params["task"], model, x, y, positive_class(params, schema))
     plots = make_plots(params, schema, model, x, y)  # first: a plot that fails leaves metrics.json as it was
     with replacing(METRICS_PATH) as temporary:
-        temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "
-")
+        temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
     if not log_mlflow:
         return values, None
     from .tracking import log_run
