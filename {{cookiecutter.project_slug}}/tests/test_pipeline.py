@@ -30,21 +30,37 @@ def test_pipeline_writes_metrics_and_logs_the_run(ran_pipeline, params):
     assert "git.commit" in run.data.tags
 
 
-def test_logged_model_predicts_like_the_pipeline_model(ran_pipeline, params):
+def test_logged_model_predicts_like_the_pipeline_model(ran_pipeline, params, schema):
     import joblib
 
     run = mlflow.search_runs(experiment_names=[params["mlflow"]["experiment"]], output_format="list")[0]
     logged = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     local = joblib.load(ran_pipeline / "models/model.joblib")
-    test = pd.read_csv(ran_pipeline / "data/processed/test.csv").drop(columns=[params["data"]["target"]])
+    test = pd.read_csv(ran_pipeline / "data/processed/test.csv").drop(columns=[schema["target"]["name"]])
     assert list(logged.predict(test)) == list(local.predict(test))
 
 
-def test_bad_raw_data_stops_the_pipeline_with_the_column(workdir, capsys):
+def out_of_contract(spec: dict):
+    """A value the schema refuses for a column of this spec, or None if it bounds nothing."""
+    if spec.get("min") is not None:
+        return spec["min"] - 1
+    if spec.get("max") is not None:
+        return spec["max"] + 1
+    if spec.get("allowed") and not spec.get("allow_unknown"):
+        return "not-an-allowed-value" if spec.get("dtype") == "category" else max(spec["allowed"]) + 1
+    return None
+
+
+def test_bad_raw_data_stops_the_pipeline_with_the_column(workdir, schema, capsys):
     assert main(["ingest"]) == 0
     raw = pd.read_csv("data/raw/dataset.csv")
-    column = raw.columns[0]
-    raw.loc[4, column] = -1
+    column, value = next(
+        (name, out_of_contract(spec))
+        for name, spec in [*schema["features"].items(), (schema["target"]["name"], schema["target"])]
+        if out_of_contract(spec) is not None
+    )
+    raw[column] = raw[column].astype(object)
+    raw.loc[4, column] = value
     raw.to_csv("data/raw/dataset.csv", index=False)
     assert main(["validate"]) == 2
-    assert f"column '{column}' has 1 values outside" in capsys.readouterr().err
+    assert f"column '{column}' has 1 values" in capsys.readouterr().err
