@@ -18,6 +18,7 @@ def test_classification_split_keeps_class_balance(params, workdir):
     frame = pd.DataFrame({"x": range(200), "target": [1] * 20 + [0] * 180})
     frame.to_csv(workdir / "validated.csv", index=False)
     params.update(task="classification", data={"target": "target"})
+    params["split"]["test_size"] = 0.2  # 4 of the 20: a share the split can keep exactly
     train_path, test_path = split(params, workdir / "validated.csv", workdir)
     assert pd.read_csv(test_path)["target"].sum() == 4
     assert pd.read_csv(train_path)["target"].sum() == 16
