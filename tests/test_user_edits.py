@@ -15,6 +15,8 @@ import yaml
 
 from .act_runner import git
 from .conftest import BakedProject
+from .params_text import edit as edit_params
+from .params_text import suggested_hyperparameters
 
 MODELS = {
     "classification": ["random_forest", "gradient_boosting", "logistic_regression"],
@@ -31,7 +33,6 @@ GATES = {
     "classification": {"min_improvement": 0, "floors": {"f1": 0.8}},
     "regression": {"min_improvement": 0, "floors": {"mae": 65}},
 }
-SUGGESTION = re.compile(r"^\s*#\s+(\w+):\s+(\{.*\})\s*$")
 
 
 @dataclass
@@ -57,62 +58,14 @@ def cases() -> list[Case]:
     return found
 
 
-def suggested_hyperparameters(params_text: str) -> dict[str, dict]:
-    """model -> hyperparameters, from the comment lines params.yaml's train section offers them in."""
-    train = params_text.split("\ntrain:\n", 1)[1].split("\n\n", 1)[0]
-    return {m[1]: yaml.safe_load(m[2]) for line in train.splitlines() if (m := SUGGESTION.match(line))}
-
-
-def section_span(text: str, section: str) -> tuple[int, int]:
-    start = re.search(rf"^{section}:.*\n", text, flags=re.MULTILINE)
-    assert start, f"params.yaml has no {section} section"
-    end = re.search(r"^\S", text[start.end() :], flags=re.MULTILINE)
-    return start.end(), start.end() + (end.start() if end else len(text) - start.end())
-
-
-def set_value(text: str, section: str, key: str, value) -> str:
-    """Set `section.key` in params.yaml text, keeping the line's comment."""
-    begin, end = section_span(text, section)
-    block, found = re.subn(
-        rf"^(  {key}:)[ \t]*[^#\n]*?([ \t]*#.*)?$",
-        lambda m: (
-            f"{m[1]} {yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
-            + (m[2] or "")
-        ),
-        text[begin:end],
-        count=1,
-        flags=re.MULTILINE,
-    )
-    assert found == 1, f"params.yaml has no {section}.{key}"
-    return text[:begin] + block + text[end:]
-
-
-def set_mapping(text: str, section: str, key: str, mapping: dict) -> str:
-    """Replace the block mapping under `section.key` (its indented lines) with `mapping`."""
-    begin, end = section_span(text, section)
-    lines = [f"    {name}: {value}" for name, value in mapping.items()]
-    block, found = re.subn(
-        rf"^(  {key}:.*\n)(?:    .*\n)*", lambda m: m[1] + "".join(f"{line}\n" for line in lines),
-        text[begin:end], count=1, flags=re.MULTILINE,
-    )  # fmt: skip
-    assert found == 1, f"params.yaml has no {section}.{key} mapping"
-    return text[:begin] + block + text[end:]
-
-
 def edit(project: BakedProject, case: Case) -> dict:
     """Apply the case to params.yaml as its user would; returns the hyperparameters chosen."""
     text = project.read("params.yaml")
     suggestions = suggested_hyperparameters(text)
     assert set(suggestions) == set(MODELS[case.task]), "params.yaml suggests hyperparameters for each model"
     hyperparameters = suggestions[case.model]
-    text = set_value(text, "train", "model", case.model)
-    text = set_mapping(text, "train", "hyperparameters", hyperparameters)
-    for section, values in case.edits.items():
-        for key, value in values.items():
-            if isinstance(value, dict):
-                text = set_mapping(text, section, key, value)
-            else:
-                text = set_value(text, section, key, value)
+    text = edit_params(text, {"train": {"model": case.model, "hyperparameters": hyperparameters}})
+    text = edit_params(text, case.edits)
     (project.path / "params.yaml").write_text(text)
     params = yaml.safe_load(text)
     assert params["train"]["model"] == case.model and params["train"]["hyperparameters"] == hyperparameters

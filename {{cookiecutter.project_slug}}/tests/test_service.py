@@ -96,7 +96,7 @@ def test_predictions_match_the_model_and_every_row_is_logged(service, params, pr
     single, batch = asyncio.run(calls())
     expected = pipeline.predict(x.head(5))
     assert single.model_version == batch.model_version == "7"
-    # Same model, same rows: equal up to the last bits, which a linear model's BLAS call varies by batch shape.
+    # Equal up to the last bits, which a linear model's matrix product varies with the batch's shape.
     assert single.prediction == pytest.approx(expected[0])
     assert batch.predictions == pytest.approx(list(expected))
     if params["task"] == "classification":
