@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import bake, clean_env
 from tests.evidently_env import envs
 
-pytestmark = pytest.mark.slow
+# One worker runs this module under `pytest -n`: its module fixtures are built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("drift_agreement")]
 
 RUN_DRIFT = """
 import json, sys

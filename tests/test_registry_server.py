@@ -10,7 +10,8 @@ import pytest
 from .conftest import bake, clean_env
 from .servers import mlflow_server, registry_state
 
-pytestmark = pytest.mark.slow
+# One worker runs this module under `pytest -n`: its module fixtures are built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("registry_server")]
 
 NOT_PROMOTED = 3
 

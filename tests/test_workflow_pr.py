@@ -11,11 +11,15 @@ from .act_runner import ORIGIN, REPOSITORY, commit_all, git, pull_request_event,
 from .conftest import bake
 from .fake_github import FakeGitHub
 from .mermaid_check import mermaid_blocks, parse
+from .params_text import edit as edit_params
+from .params_text import suggested_hyperparameters
 from .test_workflows_static import assert_zizmor_and_schema_clean
 
 BIN = Path(sys.executable).parent
 WORKFLOW = ".github/workflows/pr.yml"
 TOKEN = "ghs_pr_test_token"
+# One worker runs this module under `pytest -n`: its module fixtures are built once.
+pytestmark = pytest.mark.xdist_group("workflow_pr")
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +144,39 @@ def test_second_push_updates_the_same_comment(project, two_pushes):
     assert all(
         r.headers["Authorization"] == f"token {TOKEN}" for r in api.requests if r.path.startswith("/repos")
     )
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_changing_the_model_and_its_seed_stays_green_and_the_report_names_the_change(project, tmp_path):
+    # The team switches to another offered model with the hyperparameters params.yaml suggests for
+    # it, and another seed: the project's own tests, the pipeline and the report must all follow.
+    base = git(project.path, "show", "main:params.yaml")
+    hyperparameters = suggested_hyperparameters(base)["gradient_boosting"]
+    changed = edit_params(base, {"train": {"model": "gradient_boosting", "hyperparameters": hyperparameters}})
+    changed = edit_params(changed, {"train": {"seed": 4}})
+    branch(project, "gradient-boosting", {"params.yaml": (base, changed)}, repro=True)
+    with FakeGitHub(token=TOKEN) as api:
+        api.add_pull(REPOSITORY, 10, head="gradient-boosting")
+        result = act_pr(project, api, number=10, tmp=tmp_path)
+        comments = api.comments(REPOSITORY, 10)
+    assert result.returncode == 0, result
+    steps = result.steps()
+    for step in ("Lint", "Test", "Reproduce the pipeline", "Report against the base branch"):
+        assert steps[step] == "success", steps
+    (comment,) = comments
+    body = comment["body"]
+    assert "| `train.model` | random_forest | gradient_boosting |" in body, body
+    assert "| `train.seed` | 42 | 4 |" in body
+    for name, value in hyperparameters.items():
+        old = yaml.safe_load(base)["train"]["hyperparameters"].get(name)
+        if old != value:
+            assert f"| `train.hyperparameters.{name}` | {'—' if old is None else old} | {value} |" in body
+    assert "| `train.hyperparameters.n_jobs` | 1 | — |" in body  # random_forest's, dropped with it
+    primary = yaml.safe_load(base)["evaluate"]["primary_metric"]
+    assert f"| **{primary}** " in body
+    assert "| modified | `models/model.joblib` |" in body
+    assert "does not match" not in body  # the author committed what CI reproduces
 
 
 @pytest.mark.slow

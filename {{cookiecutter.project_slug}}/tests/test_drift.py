@@ -1,6 +1,7 @@
 """The drift check: Evidently's choice of test, exact statistics, verdicts, reports and bad input."""
 
 import json
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -13,9 +14,11 @@ from {{ cookiecutter.package_name }} import drift, simulate
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.features import split_xy
 from {{ cookiecutter.package_name }}.metrics import compute_metrics
+from {{ cookiecutter.package_name }}.params import load_schema
 from {{ cookiecutter.package_name }}.train import build_model
 
 CFG = drift.settings({})
+TARGET = load_schema(Path(__file__).resolve().parents[1] / "schema.yaml")["target"]["name"]
 
 
 def synthetic(rows: int, seed: int) -> pd.DataFrame:
@@ -38,7 +41,7 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, cfg=CFG) -> dict[str
 
 
 def features(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.drop(columns="target")
+    return frame.drop(columns=TARGET)
 
 
 @pytest.mark.parametrize(
@@ -232,7 +235,9 @@ def write_log(directory, frame: pd.DataFrame, predictions, day: str = "2025-01-0
 
 @pytest.fixture
 def model(params, schema, source_frame, workdir):
-    fitted = build_model(params, schema).fit(*split_xy(source_frame, schema))
+    """A model that learnt its training data, whatever model params.yaml chooses: a forest of deep trees."""
+    forest = {"model": "random_forest", "seed": 0, "hyperparameters": {"n_estimators": 30, "n_jobs": 1}}
+    fitted = build_model({**params, "train": forest}, schema).fit(*split_xy(source_frame, schema))
     (workdir / "models").mkdir()
     joblib.dump(fitted, workdir / "models" / "model.joblib")
     return fitted
@@ -265,7 +270,7 @@ def test_labelled_data_reports_performance_against_training(params, schema, work
     assert perf["metric"] == primary and not perf["degraded"]
 
     shuffled = simulate.simulate(source_frame, 400, [], seed=3)
-    shuffled["target"] = np.random.default_rng(0).permutation(shuffled["target"].to_numpy())
+    shuffled[TARGET] = np.random.default_rng(0).permutation(shuffled[TARGET].to_numpy())
     write_pair(workdir, source_frame, shuffled)
     assert drift.run(params, ref_path, cur_path, "out", True, None) == 1
     assert json.loads((workdir / "out" / "drift.json").read_text())["performance"]["degraded"]

@@ -40,11 +40,27 @@ def test_logged_model_predicts_like_the_pipeline_model(ran_pipeline, params, sch
     assert list(logged.predict(test)) == list(local.predict(test))
 
 
-def test_bad_raw_data_stops_the_pipeline_with_the_column(workdir, capsys):
+def out_of_contract(spec: dict):
+    """A value the schema refuses for a column of this spec, or None if it bounds nothing."""
+    if spec.get("min") is not None:
+        return spec["min"] - 1
+    if spec.get("max") is not None:
+        return spec["max"] + 1
+    if spec.get("allowed") and not spec.get("allow_unknown"):
+        return "not-an-allowed-value" if spec.get("dtype") == "category" else max(spec["allowed"]) + 1
+    return None
+
+
+def test_bad_raw_data_stops_the_pipeline_with_the_column(workdir, schema, capsys):
     assert main(["ingest"]) == 0
     raw = pd.read_csv("data/raw/dataset.csv")
-    column = raw.columns[0]
-    raw.loc[4, column] = -1
+    column, value = next(
+        (name, out_of_contract(spec))
+        for name, spec in [*schema["features"].items(), (schema["target"]["name"], schema["target"])]
+        if out_of_contract(spec) is not None
+    )
+    raw[column] = raw[column].astype(object)
+    raw.loc[4, column] = value
     raw.to_csv("data/raw/dataset.csv", index=False)
     assert main(["validate"]) == 2
-    assert f"column '{column}' has 1 values outside" in capsys.readouterr().err
+    assert f"column '{column}' has 1 values" in capsys.readouterr().err
