@@ -10,10 +10,12 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype("string")
 
 
-def test_clean_data_passes_with_numeric_dtypes(source_frame, schema):
-    clean = validate_frame(as_text(source_frame), schema)
+def test_clean_data_passes_with_the_schemas_dtypes(source_frame, schema, params):
+    clean = validate_frame(as_text(source_frame), schema, task=params["task"])
     assert len(clean) == len(source_frame)
-    assert all(pd.api.types.is_numeric_dtype(clean[c]) for c in clean.columns)
+    for name, spec in {**schema["features"], schema["target"]["name"]: schema["target"]}.items():
+        numeric = pd.api.types.is_numeric_dtype(clean[name])
+        assert numeric == (spec.get("dtype") != "category"), name
 
 
 def test_missing_column_is_named(source_frame, schema):
@@ -27,10 +29,21 @@ def test_unexpected_column_is_named(source_frame, schema):
         validate_frame(as_text(source_frame.assign(surprise=1)), schema)
 
 
+def numeric_column(schema: dict, frame: pd.DataFrame, need: str) -> tuple[dict, pd.DataFrame, str, dict]:
+    """A numeric feature with `need` ("max", or "required": not nullable) from the project's schema,
+    or from the tests' own schema when the project's has none."""
+    for name, spec in schema["features"].items():
+        numeric = spec.get("dtype") != "category" and not spec.get("allowed")
+        wanted = spec.get("max") is not None if need == "max" else not spec.get("nullable")
+        if numeric and wanted:
+            return schema, frame, name, spec
+    return MIXED, mixed(), "legs", MIXED["features"]["legs"]
+
+
 def test_out_of_range_values_name_column_and_lines(source_frame, schema):
-    column, spec = next((c, s) for c, s in schema["features"].items() if "max" in s)
-    bad = source_frame.copy()
-    bad.loc[[3, 10], column] = spec["max"] * 10
+    schema, frame, column, spec = numeric_column(schema, source_frame, "max")
+    bad = frame.astype({column: float})
+    bad.loc[[3, 10], column] = spec["max"] + 1 + abs(spec["max"]) * 10
     with pytest.raises(UserError) as raised:
         validate_frame(as_text(bad), schema)
     message = str(raised.value)
@@ -39,8 +52,8 @@ def test_out_of_range_values_name_column_and_lines(source_frame, schema):
 
 
 def test_missing_and_non_numeric_values_are_reported_separately(source_frame, schema):
-    column = next(iter(schema["features"]))
-    bad = as_text(source_frame)
+    schema, frame, column, _ = numeric_column(schema, source_frame, "required")
+    bad = as_text(frame)
     bad.loc[0, column] = pd.NA
     bad.loc[1, column] = "n/a"
     with pytest.raises(UserError) as raised:
@@ -50,12 +63,20 @@ def test_missing_and_non_numeric_values_are_reported_separately(source_frame, sc
     assert f"column '{column}' has 1 non-numeric values on lines 3 (first: 'n/a')" in message
 
 
-def test_target_outside_allowed_values(source_frame, schema):
+def test_target_outside_its_classes_or_range(source_frame, schema, params):
     target = schema["target"]
-    bad = source_frame.copy()
-    bad.loc[0, target["name"]] = -5
+    if target.get("allowed"):
+        numbers = [a for a in target["allowed"] if isinstance(a, int | float)]
+        outside = max(numbers) + 1 if numbers else "no such class"
+    elif target.get("max") is not None:
+        outside = target["max"] + 1 + abs(target["max"]) * 10
+    else:  # an unbounded regression target: the tests' own schema shows the check
+        schema, source_frame, target = MIXED, mixed(), MIXED["target"]
+        outside = "owl"
+    bad = as_text(source_frame)
+    bad.loc[0, target["name"]] = str(outside)
     with pytest.raises(UserError, match=f"'{target['name']}' has 1 .*on lines 2"):
-        validate_frame(as_text(bad), schema)
+        validate_frame(bad, schema)
 
 
 # A schema with every kind of column, and data the tests make, so they hold for any project's schema.

@@ -56,6 +56,7 @@ import pandas as pd
 
 from .errors import UserError
 from .monitoring import monitoring_dir
+from .params import load_schema
 
 NUM, CAT = "numerical", "categorical"
 PREDICTION = "prediction"
@@ -712,7 +713,7 @@ def prediction_drift(model, reference: pd.DataFrame, current: pd.DataFrame, cfg:
 def performance(params: dict, model, current: pd.DataFrame, target: str, tolerance: float) -> dict:
     """The primary metric on labelled current data against the one in metrics.json."""
     from .metrics import METRICS_PATH, compute_metrics, improvement
-    from .params import load_schema, positive_class
+    from .params import positive_class
 
     if not METRICS_PATH.is_file():
         raise UserError(
@@ -754,7 +755,7 @@ def run(
     from . import drift_report
 
     cfg = settings(params)
-    target = params.get("data", {}).get("target", "target")
+    target = load_schema()["target"]["name"]  # the column the model predicts: not a feature
     ref_path = Path(reference or cfg["reference"])
     cur_path = Path(current or cfg["current"] or monitoring_dir(params))
     ref_frame = read_table(ref_path)
