@@ -107,9 +107,9 @@ def _overloaded() -> None:
     raise ServiceUnavailable("the service is overloaded: the model's queue is over its latency budget; retry")
 
 
-def batched(infer_batches):
+def batched(infer_batches, max_latency_ms: int = MAX_LATENCY_MS):
     """`infer_batches` (a list of row arrays in, a list of results out) behind the adaptive batcher."""
-    return CorkDispatcher(MAX_LATENCY_MS, MAX_BATCH, fallback=_overloaded, get_batch_size=len)(infer_batches)
+    return CorkDispatcher(max_latency_ms, MAX_BATCH, fallback=_overloaded, get_batch_size=len)(infer_batches)
 
 
 @bentoml.service(workers=1, traffic={"timeout": TIMEOUT}, metrics={"enabled": True})
