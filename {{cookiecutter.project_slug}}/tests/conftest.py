@@ -85,3 +85,13 @@ def frame_from_schema(schema: dict, task: str, rows: int = 300, seed: int = 0) -
 def source_frame():
     """Data of the project's schema (see frame_from_schema)."""
     return frame_from_schema(load_schema(ROOT / "schema.yaml"), load_params(ROOT / "params.yaml")["task"])
+
+
+@pytest.fixture(scope="session")
+def service():
+    # The module reads params.yaml and schema.yaml of the directory it is served from.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        from {{ cookiecutter.package_name }} import service
+
+        return service

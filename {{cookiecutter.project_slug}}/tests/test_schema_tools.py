@@ -146,15 +146,6 @@ def test_infer_notes_codes_identifiers_and_many_values(workdir):
     assert street["allow_unknown"] is True and len(street["allowed"]) == 50
 
 
-@pytest.fixture(scope="module")
-def service():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(ROOT)
-        from {{ cookiecutter.package_name }} import service
-
-        return service
-
-
 def test_the_example_row_is_a_valid_request(service, shop, workdir):
     infer_file(shop, workdir / "inferred.yaml", "segment", "classification")
     for schema in (load_schema(workdir / "inferred.yaml"), load_schema(ROOT / "schema.yaml")):

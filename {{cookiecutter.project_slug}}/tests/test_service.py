@@ -17,16 +17,6 @@ from {{ cookiecutter.package_name }}.train import build_model
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def service():
-    # The module reads params.yaml and schema.yaml of the directory it is served from.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(ROOT)
-        from {{ cookiecutter.package_name }} import service
-
-        return service
-
-
 def as_requests(x: pd.DataFrame) -> list[dict]:
     """Rows as a client sends them: JSON objects, missing values as null."""
     return json.loads(x.to_json(orient="records"))
