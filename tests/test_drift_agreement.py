@@ -16,8 +16,7 @@ import pytest
 from tests.conftest import bake, clean_env
 from tests.evidently_env import envs
 
-# One worker runs this module under `pytest -n`: its module fixtures are built once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("drift_agreement")]
+pytestmark = pytest.mark.slow
 
 RUN_DRIFT = """
 import json, sys

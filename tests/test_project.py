@@ -5,8 +5,7 @@ import json
 import pytest
 import yaml
 
-# One worker runs this module under `pytest -n`: its module fixtures are built once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("project")]
+pytestmark = pytest.mark.slow
 
 SANE = {"classification": ("roc_auc", 0.95, 1.0), "regression": ("rmse", 30.0, 70.0)}
 

@@ -10,8 +10,7 @@ import pytest
 from .conftest import bake, clean_env
 from .servers import mlflow_server, registry_state
 
-# One worker runs this module under `pytest -n`: its module fixtures are built once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("registry_server")]
+pytestmark = pytest.mark.slow
 
 NOT_PROMOTED = 3
 

@@ -14,8 +14,7 @@ import yaml
 from .conftest import bake, clean_env
 from .servers import Server, free_port, http
 
-# One worker runs this module under `pytest -n`: its module fixtures are built once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("service_serve")]
+pytestmark = pytest.mark.slow
 
 SINGLE_ROWS = 20
 EXPECTED = """

@@ -39,8 +39,6 @@ PRIVATE_KEY = "\n".join(  # the shape of a key; the stand-in signs nothing
 SHIFTED = ("radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity", "symmetry")
 SHIFTS = [f"{kind}_{name}:mean=3" for kind in ("mean", "worst") for name in SHIFTED]
 BRANCH = "retrain-on-drift"
-# One worker runs this module under `pytest -n`: its module fixtures are built once.
-pytestmark = pytest.mark.xdist_group("workflow_drift")
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,7 @@ from .conftest import bake, clean_env
 from .fake_github import FakeGitHub
 from .servers import mlflow_server, registry_state
 
-# One worker runs this module under `pytest -n`: its module fixtures are built once.
-pytestmark = [pytest.mark.slow, pytest.mark.workflow, pytest.mark.xdist_group("workflow_main")]
+pytestmark = [pytest.mark.slow, pytest.mark.workflow]
 
 WORKFLOW = ".github/workflows/main.yml"
 TOKEN = "ghs_main_workflow_token"

@@ -18,8 +18,6 @@ from .test_workflows_static import assert_zizmor_and_schema_clean
 BIN = Path(sys.executable).parent
 WORKFLOW = ".github/workflows/pr.yml"
 TOKEN = "ghs_pr_test_token"
-# One worker runs this module under `pytest -n`: its module fixtures are built once.
-pytestmark = pytest.mark.xdist_group("workflow_pr")
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ from .conftest import TEMPLATE, bake
 from .test_render import COMBINATIONS
 
 BIN = Path(sys.executable).parent
-# One worker runs this module under `pytest -n`: its module fixtures are built once.
-pytestmark = pytest.mark.xdist_group("workflows_static")
 
 
 def assert_zizmor_and_schema_clean(workflow: Path) -> None:
