@@ -111,7 +111,8 @@ def test_predictions_match_the_model_and_every_row_is_logged(service, params, pr
         labels = [str(c) for c in pipeline.classes_]
         for got, expected_row in zip(batch.probabilities, pipeline.predict_proba(x.head(5)), strict=True):
             assert list(got) == labels
-            np.testing.assert_allclose(list(got.values()), expected_row, rtol=1e-12)
+            # Up to rounding: a linear model's last bits vary with the batch's shape.
+            np.testing.assert_allclose(list(got.values()), expected_row, rtol=1e-6)
     else:
         assert batch.probabilities is None
     (log,) = (front.log_dir).glob("predictions-*.jsonl")
