@@ -81,12 +81,12 @@ def assert_charts(markdown: str, *, base: bool) -> None:
 def two_pushes(project, tmp_path_factory):
     """One pull request: a tuned parameter with results committed, then a second push without them."""
     with FakeGitHub(token=TOKEN) as api:
-        branch(project, "tune", {"params.yaml": ("max_depth: 8", "max_depth: 2")}, repro=True)
+        branch(project, "tune", {"params.yaml": ("\n    max_depth: 8", "\n    max_depth: 2")}, repro=True)
         api.add_pull(REPOSITORY, 7, head="tune")
         first = act_pr(project, api, tmp=tmp_path_factory.mktemp("act1"))
         first_comments = [dict(c) for c in api.comments(REPOSITORY, 7)]
         first_roc_auc = metric(project, "HEAD", "roc_auc")
-        push(project, {"params.yaml": ("n_estimators: 100", "n_estimators: 20")}, repro=False)
+        push(project, {"params.yaml": ("\n    n_estimators: 100", "\n    n_estimators: 20")}, repro=False)
         second = act_pr(project, api, tmp=tmp_path_factory.mktemp("act2"))
         yield {
             "first": first,
@@ -205,7 +205,7 @@ def test_schema_breaking_change_fails_with_the_validation_message(project, tmp_p
 @pytest.mark.slow
 @pytest.mark.workflow
 def test_fork_runs_tests_and_pipeline_without_commenting(project, tmp_path):
-    branch(project, "fork-tune", {"params.yaml": ("max_depth: 8", "max_depth: 4")}, repro=False)
+    branch(project, "fork-tune", {"params.yaml": ("\n    max_depth: 8", "\n    max_depth: 4")}, repro=False)
     with FakeGitHub(token=TOKEN) as api:
         result = act_pr(project, api, number=9, head_repo="someone/demo", secrets=False, tmp=tmp_path)
     assert result.returncode == 0, result

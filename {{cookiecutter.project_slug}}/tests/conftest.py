@@ -1,5 +1,6 @@
 """Shared fixtures: each test runs in a scratch copy of the project's configuration."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,18 @@ import pytest
 from {{ cookiecutter.package_name }}.params import load_params, load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def outside_actions(monkeypatch):
+    """No variables of a surrounding workflow run (pr.yml runs these tests): a test sets what it needs.
+
+    Otherwise a test would write into the run's job summary and outputs, and tag its models
+    with the run's branch and commit.
+    """
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "GIT_CONFIG_", "RUNNER_")) or name in ("CI", "DRIFT_CURRENT"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

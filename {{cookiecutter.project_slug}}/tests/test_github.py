@@ -2,7 +2,6 @@
 API on loopback (state in memory, every request recorded) and, for the push, a bare git repository."""
 
 import json
-import os
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,14 +16,6 @@ from {{ cookiecutter.package_name }}.github import GitHub
 
 REPO = "acme/demo"
 TOKEN = "ghs_test"
-
-
-@pytest.fixture(autouse=True)
-def outside_actions(monkeypatch):
-    """No variables of a surrounding workflow run (pr.yml runs these tests): a test sets what it needs."""
-    for name in list(os.environ):
-        if name.startswith(("GITHUB_", "GIT_CONFIG_", "RUNNER_")) or name in ("CI", "DRIFT_CURRENT"):
-            monkeypatch.delenv(name)
 
 
 class API:
