@@ -351,13 +351,13 @@ def test_bad_files_and_settings_are_refused_without_a_report(params, workdir, so
     (workdir / "data.txt").write_text("a,b\n")
     (workdir / "logs").mkdir()
     (workdir / "broken").mkdir()
-    (workdir / "broken" / "predictions-2025-01-06.jsonl").write_text('{"features": {"a": 1}}\nnot json\n')
+    (workdir / "broken" / "predictions-2025-01-06.jsonl").write_text('not json\n{"features": 3}\n')
     cases = [
         (("missing.csv", cur_path), "missing.csv not found"),
         ((ref_path, "data.txt"), "neither .csv nor .parquet"),
         ((ref_path, "logs"), "has no predictions-\\*.jsonl files"),
         ((ref_path, "no-such-dir"), "no monitoring log at no-such-dir"),
-        ((ref_path, "broken"), "predictions-2025-01-06.jsonl line 2 is not a prediction log"),
+        ((ref_path, "broken"), "none of the 2 lines of the log window in broken is a prediction log record"),
     ]
     for (reference, current), message in cases:
         with pytest.raises(UserError, match=message):
@@ -378,25 +378,49 @@ LOGGED = {"time": "2025-01-06T12:00:00.000Z", "model_version": "3", "features": 
 @pytest.mark.parametrize(
     ("rows", "bad", "text", "reason"),
     [
-        (10, 1, '{"features": {"a": 1.5', "not JSON"),
-        (10, 4, "not json", "not JSON"),
-        (10, 7, '["features", "prediction"]', 'no "features" object'),
+        (40, 1, '{"features": {"a": 1.5', "not JSON"),
+        (40, 4, "not json", "not JSON"),
+        (40, 7, '["features", "prediction"]', 'no "features" object'),
         # Past Arrow's first block of the file (1 MB), where its row count starts again from 0.
         (20000, 15000, '{"features": {"a": 1.5, "b": "x"}, "prediction": 0', "not JSON"),
-        (20000, 15000, '{"features": {"a": "high", "b": "x"}, "prediction": 0}', "'a' is text here"),
+        (20000, 15000, '{"features": {"a": "high", "b": "x"}, "prediction": 0}', "'a' is text where"),
     ],
 )
-def test_a_bad_log_line_is_named_by_its_line_number_counted_from_1(params, workdir, rows, bad, text, reason):
-    lines = [json.dumps({**LOGGED, "prediction": i % 2}) for i in range(rows)]
+def test_a_bad_log_line_is_skipped_counted_and_named(params, workdir, rows, bad, text, reason):
+    lines = [
+        json.dumps({**LOGGED, "features": {"a": i * 0.5, "b": "xy"[i % 2]}, "prediction": i % 2})
+        for i in range(rows)
+    ]
     lines[bad - 1] = text
     (workdir / "logs").mkdir()
     (workdir / "logs" / "predictions-2025-01-06.jsonl").write_text("\n".join(lines) + "\n")
     reference = workdir / "reference.csv"
-    pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}).to_csv(reference, index=False)
-    with pytest.raises(UserError) as error:
+    pd.DataFrame({"a": [i * 0.5 for i in range(40)], "b": ["x", "y"] * 20}).to_csv(reference, index=False)
+    drift.run(params, str(reference), "logs", "out", False, None)
+    report = json.loads((workdir / "out" / "drift.json").read_text())
+    assert report["current"]["rows"] == rows - 1
+    assert report["current"]["skipped_lines"]["count"] == 1
+    (named,) = report["current"]["skipped_lines"]["examples"]
+    assert named.startswith(f"predictions-2025-01-06.jsonl line {bad}: {reason}"), named
+    assert (
+        f"1 unreadable log line skipped (predictions-2025-01-06.jsonl line {bad}: "
+        in (workdir / "out" / "drift.md").read_text()
+    )
+
+
+def test_a_window_of_only_bad_lines_is_an_error(params, workdir):
+    (workdir / "logs").mkdir()
+    (workdir / "logs" / "predictions-2025-01-05.jsonl").write_text('{"features": {"a": 1\n')
+    (workdir / "logs" / "predictions-2025-01-06.jsonl").write_text("not json\n\n[1, 2]\n")
+    reference = workdir / "reference.csv"
+    pd.DataFrame({"a": [1.0, 2.0]}).to_csv(reference, index=False)
+    with pytest.raises(
+        UserError,
+        match=r"none of the 4 lines of the log window in logs is a prediction log "
+        r"record \(first: predictions-2025-01-05.jsonl line 1: not JSON",
+    ):
         drift.run(params, str(reference), "logs", "out", False, None)
-    message = str(error.value)
-    assert f"predictions-2025-01-06.jsonl line {bad} is not a prediction log record ({reason}" in message
+    assert not (workdir / "out").exists()
 
 
 def test_cli_exit_codes(workdir, source_frame, capsys):

@@ -44,11 +44,9 @@ params.yaml `drift:` keys (all optional; null means the default):
 import json
 import math
 import os
-import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +55,9 @@ import pandas as pd
 from .errors import UserError
 from .monitoring import monitoring_dir
 from .params import load_schema
+from .prediction_log import PREDICTION, read_log
 
 NUM, CAT = "numerical", "categorical"
-PREDICTION = "prediction"
 
 
 @dataclass(frozen=True)
@@ -562,106 +560,6 @@ def read_table(path: Path) -> pd.DataFrame:
     )
 
 
-def read_log(directory: Path, window_days: int | None) -> tuple[pd.DataFrame, dict]:
-    """The service's prediction log as a frame of features plus a prediction column."""
-    import pyarrow as pa
-    import pyarrow.json as pj  # parses in parallel: about ten times faster than json.loads per line
-
-    files = [f for f in _log_files(directory, window_days) if f.stat().st_size]
-    tables = []
-    for path in files:
-        try:
-            table = pj.read_json(path)
-            if not pa.types.is_struct(table.schema.field("features").type):
-                raise TypeError("features is not an object")
-        except (pa.ArrowInvalid, KeyError, TypeError) as exc:
-            # Arrow counts rows from 0 within a block of the file: find the line as an editor numbers it.
-            arrow_reason = re.sub(r" in row \d+$", "", str(exc).strip().splitlines()[0])
-            where, reason = _bad_log_line(path) or ("", arrow_reason)
-            raise UserError(
-                f"{path}{where} is not a prediction log record ({reason}); each line must be JSON with "
-                '"features" and "prediction", as the service writes it.'
-            ) from exc
-        tables.append(table)
-    if not tables:
-        return pd.DataFrame(), {"files": [], "time_range": None, "model_versions": []}
-    try:
-        table = pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise UserError(
-            f"the log files in {directory} disagree on a column's type ({exc}); fix the service's logging."
-        ) from exc
-    features = table.column("features").combine_chunks()
-    columns = dict(zip((f.name for f in features.type), features.flatten(), strict=True))
-    if PREDICTION in table.column_names:
-        columns[PREDICTION] = table.column(PREDICTION)
-    return pa.table(columns).to_pandas(), {"files": [str(f) for f in files], **_log_summary(table)}
-
-
-def _json_kind(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return "text" if isinstance(value, str) else "a list or object"
-
-
-def _bad_log_line(path: Path) -> tuple[str, str] | None:
-    """(" line N", reason) of the first line that breaks the log's format, N counted from 1 as editors do."""
-    first_kinds: dict[str, tuple[str, int]] = {}
-    with path.open(encoding="utf-8", errors="replace") as log:
-        for number, text in enumerate(log, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                return f" line {number}", f"not JSON: {exc.msg} at column {exc.colno}"
-            if not isinstance(record, dict) or not isinstance(record.get("features"), dict):
-                return f" line {number}", 'no "features" object'
-            for name, value in record["features"].items():
-                kind = _json_kind(value)
-                first = first_kinds.setdefault(name, (kind, number)) if kind else None
-                if first and first[0] != kind:
-                    return f" line {number}", f"{name!r} is {kind} here but {first[0]} on line {first[1]}"
-    return None
-
-
-def _log_summary(table) -> dict:
-    """When the logged predictions were made, and by which model versions."""
-    import pyarrow.compute as pc
-
-    summary = {"time_range": None, "model_versions": []}
-    if "time" in table.column_names:
-        first_last = pc.min_max(table.column("time"))
-        if first_last["min"].is_valid:
-            summary["time_range"] = [str(first_last[k].as_py()) for k in ("min", "max")]
-    if "model_version" in table.column_names:
-        versions = pc.unique(table.column("model_version")).drop_null().to_pylist()
-        summary["model_versions"] = sorted(str(v) for v in versions)
-    return summary
-
-
-def _log_files(directory: Path, window_days: int | None) -> list[Path]:
-    """predictions-YYYY-MM-DD.jsonl files, of the last `window_days` days up to the newest."""
-    dated = {f: _file_date(f) for f in sorted(directory.glob("predictions-*.jsonl"))}
-    if not window_days or not dated:
-        return list(dated)
-    newest = max(dated.values())
-    return [f for f, day in dated.items() if day > newest - timedelta(days=int(window_days))]
-
-
-def _file_date(path: Path) -> date:
-    try:
-        return date.fromisoformat(path.stem.removeprefix("predictions-"))
-    except ValueError as exc:
-        raise UserError(
-            f"{path.name} does not end in a date; name log files predictions-YYYY-MM-DD.jsonl."
-        ) from exc
-
-
 def read_current(path: Path, cfg: dict) -> tuple[pd.DataFrame, dict]:
     if not path.exists() and not path.suffix:
         raise UserError(
@@ -774,6 +672,10 @@ def run(
     perf = performance(params, model, cur_frame, target, cfg["performance_tolerance"]) if labelled else None
     prediction = prediction_drift(model, ref_frame, cur_frame, cfg) if model is not None else None
     notes = [] if model is not None else [f"prediction drift not computed: no model at {cfg['model']}."]
+    if skipped := meta.get("skipped_lines", {}).get("count"):
+        examples = meta["skipped_lines"]["examples"]
+        named = ("first: " if skipped > len(examples) else "") + "; ".join(examples)
+        notes.append(f"{skipped} unreadable log line{'s' * (skipped > 1)} skipped ({named}).")
 
     results = compare(ref_frame, cur_frame, columns, kinds, cfg)
     verdict = dataset_verdict(results, cfg["drift_share"])
