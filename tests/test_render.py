@@ -74,7 +74,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
             for name in (
                 "__init__", "bento", "cli", "data", "drift", "drift_data", "drift_issue", "drift_report",
                 "errors", "evaluate", "features", "github", "metrics", "monitoring", "params", "pipeline",
-                "registry", "report", "retrain", "schema_tools", "serve", "service", "simulate", "sources",
+                "prediction_log", "registry", "registry_lock", "report", "retrain", "schema_tools", "serve", "service", "simulate", "sources",
                 "split", "tracking", "train", "validation", "atomic",
             )
         ),

@@ -7,6 +7,10 @@ a linear model predicts the majority class or the mean (below the floors); a pla
 learns only the linear part (mediocre); a random forest learns both (better).
 """
 
+import json
+import time
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -214,3 +218,59 @@ def test_mistakes_are_one_line_errors(project, params, workdir, capsys):
     assert main(["register"]) == 0
     assert main(["promote"]) == 2
     assert "names 'not_a_metric'" in capsys.readouterr().err
+
+
+def names_on_server() -> set[str]:
+    return {model.name for model in client().search_registered_models()}
+
+
+def test_a_command_cut_short_is_completed_by_the_next_one(project, params, workdir, capsys):
+    """A rollback that recorded its writes and set only the first is finished, not repeated."""
+    name = params["mlflow"]["registered_model"]
+    project("a", "mediocre")
+    assert main(["release"]) == 0
+    project("c", "better")
+    assert main(["release"]) == 0
+    assert aliases(params) == {"champion": "2", "previous-champion": "1"}
+    # What `rollback` writes before its aliases, and its first alias; then the process died.
+    entry = {"op": "rollback", "aliases": {"champion": "1", "previous-champion": "2"}, "drop": [], "tags": {}}
+    client().set_registered_model_tag(name, "registry.pending", json.dumps(entry))
+    client().set_registered_model_alias(name, "champion", "1")
+    assert main(["rollback"]) == 0
+    assert "champion is version 1, previous-champion is version 2" in capsys.readouterr().out
+    assert aliases(params) == {"champion": "1", "previous-champion": "2"}
+    assert "registry.pending" not in client().get_registered_model(name).tags
+    assert names_on_server() == {name}  # the lock is gone with the command
+
+
+def test_a_dead_holders_lock_expires_and_a_live_one_is_waited_for(project, params, workdir, capsys):
+    name = params["mlflow"]["registered_model"]
+    params["promotion"]["lock_seconds"] = 1
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    project("a", "mediocre")
+    client().create_registered_model(f"{name}.lock", tags={"holder": "gone:1:x", "expires": "0"})
+    assert main(["release"]) == 0  # the holder died long ago
+    assert names_on_server() == {name}
+    forever = str(time.time() + 3600)
+    client().create_registered_model(f"{name}.lock", tags={"holder": "busy:2:y", "expires": forever})
+    assert main(["rollback", "--version", "1"]) == 2
+    assert f"{name} is locked by another registry command (busy:2:y)" in capsys.readouterr().err
+
+
+def test_unfinished_runs_and_unloadable_versions_are_never_used(project, params, workdir, capsys):
+    name = params["mlflow"]["registered_model"]
+    project("a", "mediocre")
+    md5 = file_md5(workdir / "models/model.joblib")
+    mlflow.set_experiment(params["mlflow"]["experiment"])
+    mlflow.start_run(tags={"model.md5": md5})  # a run whose process died before its model was logged
+    mlflow.end_run("RUNNING")
+    assert main(["release"]) == 0
+    (version,) = client().search_model_versions(f"name = '{name}'")
+    assert client().get_run(version.run_id).info.status == "FINISHED"
+    project("c", "better")
+    assert main(["release"]) == 0
+    # Version 1's model files lose their MLmodel, as an upload cut short would leave them.
+    source = Path(client().get_model_version_download_uri(name, "1"))
+    next(source.rglob("MLmodel")).unlink()
+    assert main(["rollback"]) == 2
+    assert "version 1 of" in capsys.readouterr().err and aliases(params)["champion"] == "2"

@@ -113,19 +113,19 @@ def _runs(args) -> int:
 
 
 def _register(args) -> int:
-    _register_model(load_params(args.params), load_schema(args.schema))
+    from .registry import register
+
+    params = load_params(args.params)
+    _registered(params, *register(params, load_schema(args.schema)))
     return 0
 
 
-def _register_model(params: dict, schema: dict) -> str:
+def _registered(params: dict, version: str, created: bool) -> None:
     from .github import set_outputs
-    from .registry import register
 
-    version, created = register(params, schema)
     what = "registered" if created else "models/model.joblib already is"
     print(f"{what} version {version} of {params['mlflow']['registered_model']}")
     set_outputs(version=version, created=str(created).lower())
-    return version
 
 
 def _promote(args) -> int:
@@ -137,10 +137,12 @@ def _promote(args) -> int:
 
 def _release(args) -> int:
     # One process: a second one would pay MLflow's imports and connection again (~6 s).
-    from .registry import promote
+    from .registry import release
 
     params, schema = load_params(args.params), load_schema(args.schema)
-    return _announce(promote(params, schema, _register_model(params, schema)))
+    version, created, decision = release(params, schema)
+    _registered(params, version, created)
+    return _announce(decision)
 
 
 def _announce(decision) -> int:
@@ -307,9 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except Exception as exc:
+        from .tracking import server_lost
+
+        error = exc if isinstance(exc, UserError) else server_lost(exc)
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ MLflow aliases carry the state: `champion` is what the service serves, `previous
 what it served before, `challenger` the last version that lost the gate.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .errors import UserError
 from .features import read_frame, split_xy
 from .metrics import METRICS_PATH, compute_metrics, improvement
 from .params import positive_class
+from .registry_lock import RegistryLock
 from .split import TEST_PATH, TRAIN_PATH
 from .tracking import MODEL_ARTIFACT, connect, file_md5, git_lineage, log_run, run_of_model, tracking_uri
 from .train import MODEL_PATH
@@ -51,9 +53,40 @@ def _version(client, name: str, version: str):
 
 
 def _workspace_version(client, name: str, md5: str):
-    """The version holding this exact model file, if any: each distinct model is registered once."""
-    found = client.search_model_versions(f"name = '{name}' and tags.`model.md5` = '{md5}'")
-    return max(found, key=lambda v: int(v.version)) if found else None
+    """The version holding this exact model file, if any: each distinct model is registered once.
+
+    A creation whose answer was lost and was retried can leave two; the first is kept, and a later
+    one without an alias is deleted.
+    """
+    found = sorted(
+        client.search_model_versions(f"name = '{name}' and tags.`model.md5` = '{md5}'"),
+        key=lambda v: int(v.version),
+    )
+    for extra in found[1:]:
+        if not extra.aliases:
+            client.delete_model_version(name, extra.version)
+    return found[0] if found else None
+
+
+def _require_loadable(mlflow, client, name: str, version: str) -> None:
+    """A version whose model files are incomplete (an upload cut short) must never serve."""
+    uri = client.get_model_version_download_uri(name, version)
+    if not any(Path(f.path).name == "MLmodel" for f in mlflow.artifacts.list_artifacts(artifact_uri=uri)):
+        raise UserError(
+            f"version {version} of {name} has no MLmodel file at {uri}, so it cannot be loaded; "
+            "choose another version (`show` lists them)."
+        )
+
+
+@contextmanager
+def _locked(client, name: str, params: dict, lock: RegistryLock | None):
+    """Hold the registry lock (or the caller's), completing an interrupted command's writes first."""
+    if lock is not None:
+        yield lock
+        return
+    with RegistryLock(client, name, (params.get("promotion") or {}).get("lock_seconds")) as lock:
+        lock.completed = lock.complete_pending()
+        yield lock
 
 
 def _run_for_model(mlflow, params: dict, schema: dict, md5: str) -> str:
@@ -74,7 +107,7 @@ def _run_for_model(mlflow, params: dict, schema: dict, md5: str) -> str:
     )
 
 
-def register(params: dict, schema: dict) -> tuple[str, bool]:
+def register(params: dict, schema: dict, lock: RegistryLock | None = None) -> tuple[str, bool]:
     """Register models/model.joblib as a version; returns (version, whether it was created now).
 
     A model already registered (same file hash, e.g. this commit again, or a commit that left the
@@ -99,8 +132,25 @@ def register(params: dict, schema: dict) -> tuple[str, bool]:
     # MLflow 3 keeps a run's model as a logged model of its own: register that, not the run's path.
     outputs = run.outputs.model_outputs if run.outputs else []
     uri = f"models:/{outputs[0].model_id}" if outputs else f"runs:/{run.info.run_id}/{MODEL_ARTIFACT}"
-    version = mlflow.register_model(uri, name, tags=tags)
-    return str(version.version), True
+    with _locked(client, name, params, lock) as held:
+        existing = _workspace_version(client, name, md5)  # registered by another command meanwhile
+        if existing:
+            return str(existing.version), False
+        held.check()
+        mlflow.register_model(uri, name, tags=tags)  # tags in the same request: all or none
+        return str(_workspace_version(client, name, md5).version), True
+
+
+def release(params: dict, schema: dict) -> tuple[str, bool, "Decision"]:
+    """register then promote, under one hold of the registry lock."""
+    _require(MODEL_PATH, TRAIN_PATH, TEST_PATH)
+    mlflow, client, name = _registry(params)
+    md5 = file_md5(MODEL_PATH)
+    if _workspace_version(client, name, md5) is None:
+        _run_for_model(mlflow, params, schema, md5)  # before the lock: logging a model takes a while
+    with _locked(client, name, params, None) as lock:
+        version, created = register(params, schema, lock)
+        return version, created, promote(params, schema, version, lock)
 
 
 @dataclass
@@ -179,7 +229,9 @@ def _score(mlflow, uri: str, params: dict, schema: dict, x, y) -> dict[str, floa
     )
 
 
-def promote(params: dict, schema: dict, version: str | None = None) -> Decision:
+def promote(
+    params: dict, schema: dict, version: str | None = None, lock: RegistryLock | None = None
+) -> Decision:
     """Evaluate a version against @champion on the current test split and move the aliases."""
     _require(TEST_PATH)
     mlflow, client, name = _registry(params)
@@ -189,64 +241,68 @@ def promote(params: dict, schema: dict, version: str | None = None) -> Decision:
         if found is None:
             raise UserError(f"{MODEL_PATH} is not a version of {name} yet; run `register` first.")
         version = found.version
-    candidate = str(_version(client, name, version).version)
-    champion = _alias(client, name, CHAMPION)
     metric = params["evaluate"]["primary_metric"]
     x, y = split_xy(read_frame(TEST_PATH, schema), schema)
-    new = _score(mlflow, f"models:/{name}/{candidate}", params, schema, x, y)
-    decision = Decision(
-        name, candidate, False, [], metric, new, rows=len(x),
-        floors=dict((params.get("promotion") or {}).get("floors") or {}),
-    )  # fmt: skip
-    if champion is not None and str(champion.version) == candidate:
-        decision.promoted, decision.champion = True, candidate
-        decision.reasons = ["it already is the champion"]
-        return decision
-    if champion is not None:
-        decision.champion = str(champion.version)
-        try:
-            decision.old = _score(mlflow, f"models:/{name}/{champion.version}", params, schema, x, y)
-        except (KeyError, ValueError) as exc:  # the features changed since the champion was trained
-            raise UserError(
-                f"champion version {champion.version} cannot score the current {TEST_PATH} ({exc}); "
-                f"if the features changed on purpose, make version {candidate} champion with "
-                f"`rollback --version {candidate}`."
-            ) from exc
-    against = _gate(params, new, decision.old)
-    if against:
-        client.set_registered_model_alias(name, CHALLENGER, candidate)
-        decision.reasons = against
-    else:
+    with _locked(client, name, params, lock) as held:
+        candidate = str(_version(client, name, version).version)
+        _require_loadable(mlflow, client, name, candidate)
+        champion = _alias(client, name, CHAMPION)
+        new = _score(mlflow, f"models:/{name}/{candidate}", params, schema, x, y)
+        decision = Decision(
+            name, candidate, False, [], metric, new, rows=len(x),
+            floors=dict((params.get("promotion") or {}).get("floors") or {}),
+        )  # fmt: skip
+        if champion is not None and str(champion.version) == candidate:
+            decision.promoted, decision.champion = True, candidate
+            decision.reasons = ["it already is the champion"]
+            return decision
         if champion is not None:
-            client.set_registered_model_alias(name, PREVIOUS, champion.version)
-        client.set_registered_model_alias(name, CHAMPION, candidate)
+            decision.champion = str(champion.version)
+            try:
+                decision.old = _score(mlflow, f"models:/{name}/{champion.version}", params, schema, x, y)
+            except (KeyError, ValueError) as exc:  # the features changed since the champion was trained
+                raise UserError(
+                    f"champion version {champion.version} cannot score the current {TEST_PATH} ({exc}); "
+                    f"if the features changed on purpose, make version {candidate} champion with "
+                    f"`rollback --version {candidate}`."
+                ) from exc
+        against = _gate(params, new, decision.old)
+        if against:
+            decision.reasons = against
+            held.write("promote", {CHALLENGER: candidate}, [], {candidate: {"promotion": "rejected"}})
+            return decision
+        aliases = {PREVIOUS: decision.champion} if champion is not None else {}
         challenger = _alias(client, name, CHALLENGER)
-        if challenger is not None and str(challenger.version) == candidate:
-            client.delete_registered_model_alias(name, CHALLENGER)
+        drop = [CHALLENGER] if challenger is not None and str(challenger.version) == candidate else []
+        tags = {"promotion": "promoted", "promotion.replaced": decision.champion or "none"}
+        held.write("promote", {**aliases, CHAMPION: candidate}, drop, {candidate: tags})
         decision.promoted = True
         decision.reasons = ["every floor passed" + (" and it beats the champion" if champion else "")]
-    verdict = "promoted" if decision.promoted else "rejected"
-    client.set_model_version_tag(name, candidate, "promotion", verdict)
-    return decision
+        return decision
 
 
 def rollback(params: dict, to: str | None = None) -> tuple[str, str]:
     """Make `to` (default: @previous-champion) the champion; returns (new, old) champion versions."""
-    _, client, name = _registry(params)
-    champion = _alias(client, name, CHAMPION)
-    if champion is None:
-        raise UserError(f"{name} has no champion to roll back from; promote a version first.")
-    if to is None:
-        previous = _alias(client, name, PREVIOUS)
-        if previous is None:
-            raise UserError(f"{name} has no previous-champion; name the version: `rollback --version N`.")
-        to = previous.version
-    target = str(_version(client, name, to).version)
-    if target == str(champion.version):
-        raise UserError(f"version {target} already is the champion of {name}; `show` lists the versions.")
-    client.set_registered_model_alias(name, CHAMPION, target)
-    client.set_registered_model_alias(name, PREVIOUS, champion.version)
-    return target, str(champion.version)
+    mlflow, client, name = _registry(params)
+    with _locked(client, name, params, None) as held:
+        done = held.completed  # a rollback cut short is finished, not rolled back once more
+        if done and done["op"] == "rollback" and to in (None, done["aliases"][CHAMPION]):
+            return done["aliases"][CHAMPION], done["aliases"][PREVIOUS]
+        champion = _alias(client, name, CHAMPION)
+        if champion is None:
+            raise UserError(f"{name} has no champion to roll back from; promote a version first.")
+        if to is None:
+            previous = _alias(client, name, PREVIOUS)
+            if previous is None:
+                raise UserError(f"{name} has no previous-champion; name the version: `rollback --version N`.")
+            to = previous.version
+        target = str(_version(client, name, to).version)
+        if target == str(champion.version):
+            raise UserError(f"version {target} already is the champion of {name}; `show` lists the versions.")
+        _require_loadable(mlflow, client, name, target)
+        old = str(champion.version)
+        held.write("rollback", {CHAMPION: target, PREVIOUS: old}, [], {})
+        return target, old
 
 
 def show(params: dict) -> str:

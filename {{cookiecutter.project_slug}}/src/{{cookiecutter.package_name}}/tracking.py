@@ -3,6 +3,7 @@
 import hashlib
 import os
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -15,6 +16,17 @@ MODEL_ARTIFACT = "model"
 # Packages the logged model needs to load and predict. Listing them skips MLflow's
 # requirement inference, which re-imports the model in a subprocess and costs ~20 s.
 MODEL_PACKAGES = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
+
+
+# MLflow's own defaults (7 retries with backoff, 120 s per request) keep a command silent for minutes
+# when the server is gone. These fail within about 20 s (3 tries of at most 5 s, 1-3 s apart); a
+# variable the user sets wins.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+}
 
 
 def tracking_uri(params: dict) -> str:
@@ -71,6 +83,8 @@ def connect(params: dict):
     import mlflow
     import mlflow.sklearn  # noqa: F401  (registers the flavour used by log_run)
 
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     mlflow.set_tracking_uri(tracking_uri(params))
     try:
         mlflow.set_experiment(params["mlflow"]["experiment"])
@@ -80,6 +94,32 @@ def connect(params: dict):
             "check MLFLOW_TRACKING_URI and its credentials, or unset it to use the local SQLite file."
         ) from exc
     return mlflow
+
+
+def server_lost(exc: BaseException) -> UserError | None:
+    """One sentence for an MLflow call that did not get an answer from the server, else None.
+
+    Such a failure is the server's (gone, overloaded, restarting), not the command's: every registry
+    command can be run again and carries on from where the registry stands.
+    """
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is None:
+        return None
+    import requests
+    from mlflow.exceptions import MlflowException, RestException
+
+    transport = isinstance(exc, requests.exceptions.RequestException) or (
+        isinstance(exc, MlflowException) and str(exc).startswith("API request to ")
+    )
+    server_error = isinstance(exc, RestException) and exc.get_http_status_code() >= 500
+    if not (transport or server_error):
+        return None
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = first if len(first) <= 200 else first[:200] + "…"
+    return UserError(
+        f"the MLflow tracking server at {mlflow.get_tracking_uri()} stopped answering ({reason}); "
+        "run the same command again once it is back: it carries on from where the registry stands."
+    )
 
 
 def log_run(
@@ -143,12 +183,21 @@ def recent_runs(params: dict, limit: int = 5) -> list[dict]:
 
 
 def run_of_model(mlflow, params: dict, model_md5: str):
-    """The latest run that logged this exact model file (its `model.md5` tag), or None."""
+    """The latest finished run that logged this exact model file (its `model.md5` tag), or None.
+
+    A run cut short (the server or the process died) keeps its tags but may lack its model or part
+    of it: only a FINISHED run whose logged model is READY is reused.
+    """
+    from mlflow.entities import LoggedModelStatus
+
     runs = mlflow.search_runs(
         experiment_names=[params["mlflow"]["experiment"]],
-        filter_string=f"tags.`model.md5` = '{model_md5}'",
+        filter_string=f"tags.`model.md5` = '{model_md5}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
-        max_results=1,
         output_format="list",
     )
-    return runs[0] if runs else None
+    for run in runs:
+        outputs = run.outputs.model_outputs if run.outputs else []
+        if outputs and mlflow.get_logged_model(outputs[0].model_id).status == LoggedModelStatus.READY:
+            return run
+    return None
