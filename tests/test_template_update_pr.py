@@ -1,6 +1,8 @@
-"""The pull-request step of template-update.yml, run for real against a local bare repository (the
-push) and a stand-in for the GitHub CLI (`gh`, not installed here and needing github.com)."""
+"""The write job of template-update.yml (`propose`): its steps that apply the patch the read-only job
+uploaded and push it, run for real against a local bare repository (the push) and a stand-in for
+the GitHub CLI (`gh`, not installed here and needing github.com)."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import pytest
 
 from .workflow_steps import run_step
 
-STEP = "Push the branch and open or update the pull request"
+APPLY, PUSH = "Apply the update", "Push the branch and open or update the pull request"
 REPO = "acme/demo"
 # Stand-in for `gh`: records each call, insists on a token, a --repo and an existing body file,
 # and answers the calls the step makes as GitHub would.
@@ -31,14 +33,27 @@ esac
 """
 
 
+def artifact(project, directory: Path, *, workflows: bool) -> None:
+    """What the `update` job uploads: the update as one patch (a new file, a .rej) and the body."""
+    (project.path / "NOTES.md").write_text("From the template.\n")
+    (project.path / "Makefile.rej").write_text("@@ a hunk that did not apply @@\n")
+    if workflows:
+        with open(project.path / ".github/workflows/pr.yml", "a") as handle:
+            handle.write("# changed by the template\n")
+    project.run("git", "add", "-A")
+    directory.mkdir(exist_ok=True)
+    (directory / "update.patch").write_text(project.run("git", "diff", "--cached", "--binary", "HEAD").stdout)
+    (directory / "body.md").write_text("Changes of the template.\n")
+    project.run("git", "reset", "--quiet", "--hard")  # the write job's fresh checkout
+
+
 @pytest.fixture
 def updated(baked, tmp_path):
-    """A committed project with an update in its work tree, a remote to push to and the stand-in."""
+    """A committed project, the update job's artifact, a remote to push to and the stand-in."""
     project = baked()
     project.commit("generated")
-    (project.path / "NOTES.md").write_text("From the template.\n")
-    body = tmp_path / "template-update.md"
-    body.write_text("Changes of the template.\n")
+    short = json.loads(project.read(".cruft.json"))["commit"][:12]
+    body = tmp_path / "template-update" / "body.md"
     remote = tmp_path / "server" / f"{REPO}.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
     bin_dir = tmp_path / "bin"
@@ -48,23 +63,26 @@ def updated(baked, tmp_path):
     log = tmp_path / "gh.log"
     log.write_text("")
 
-    def run(**env: str):
+    def run(workflows: bool = False, **env: str):
+        artifact(project, body.parent, workflows=workflows)
+        apply = run_step(project, "template-update.yml", APPLY, tmp_path)
+        assert apply.result.returncode == 0, apply.result.stderr
         step_env = {
             "GH_TOKEN": "token-of-the-run", "TOKEN_KIND": "github", "BASE": "main", "REPO": REPO,
-            "SERVER": (tmp_path / "server").as_uri(), "SHORT": "0123456789ab", "BODY": str(body),
-            "WORKFLOWS": "false", "GH_STANDIN_LOG": str(log), "GH_STANDIN_REPO": REPO,
+            "SERVER": (tmp_path / "server").as_uri(), "GH_STANDIN_LOG": str(log), "GH_STANDIN_REPO": REPO,
             "PATH": f"{bin_dir}:{Path('/usr/bin')}:{Path('/bin')}",
         }  # fmt: skip
-        step = run_step(project, "template-update.yml", STEP, tmp_path, **{**step_env, **env})
+        step = run_step(project, "template-update.yml", PUSH, tmp_path, **{**step_env, **env})
         return step, log.read_text().splitlines()
 
-    run.body, run.remote = body, remote
+    run.body, run.remote, run.short = body, remote, short
     return run
 
 
 def pushed(remote: Path) -> str:
+    """The subject of the pushed commit and the files it changed; empty when nothing was pushed."""
     result = subprocess.run(
-        ["git", "--git-dir", str(remote), "log", "-1", "--format=%s", "template-update"],
+        ["git", "--git-dir", str(remote), "log", "-1", "--format=%s", "--name-status", "template-update"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     return result.stdout.strip()
@@ -73,7 +91,12 @@ def pushed(remote: Path) -> str:
 def test_update_is_pushed_and_a_pull_request_opened(updated):
     step, calls = updated()
     assert step.result.returncode == 0, step.result.stderr
-    assert pushed(updated.remote) == "Update from the template (0123456789ab)"
+    assert pushed(updated.remote).splitlines() == [
+        f"Update from the template ({updated.short})",
+        "",
+        "A\tMakefile.rej",
+        "A\tNOTES.md",
+    ]
     assert calls[0].startswith(f"pr list --repo {REPO} --head template-update --state open")
     assert calls[1] == (
         f"pr create --repo {REPO} --base main --head template-update --title Update from the template "
@@ -86,7 +109,7 @@ def test_update_is_pushed_and_a_pull_request_opened(updated):
 def test_open_pull_request_is_refreshed(updated):
     step, calls = updated(GH_STANDIN_OPEN_PR="5", TOKEN_KIND="app")
     assert step.result.returncode == 0, step.result.stderr
-    assert pushed(updated.remote) == "Update from the template (0123456789ab)"
+    assert pushed(updated.remote).startswith(f"Update from the template ({updated.short})")
     assert calls[-1] == f"pr edit 5 --repo {REPO} --body-file {updated.body}"
     assert "GITHUB_TOKEN" not in updated.body.read_text()  # an app's pull request starts the checks
 
@@ -100,10 +123,10 @@ def test_a_resolution_in_progress_is_not_overwritten(updated):
 
 
 def test_workflow_changes_need_a_token_that_may_push_them(updated):
-    step, calls = updated(WORKFLOWS="true")
+    step, calls = updated(workflows=True)
     assert step.result.returncode == 1
     assert "GitHub does not let the workflow's GITHUB_TOKEN push workflow files" in step.summary
     assert (calls, pushed(updated.remote)) == ([], "")
-    step, calls = updated(WORKFLOWS="true", TOKEN_KIND="app")
+    step, calls = updated(workflows=True, TOKEN_KIND="app")
     assert step.result.returncode == 0, step.result.stderr
-    assert pushed(updated.remote) == "Update from the template (0123456789ab)"
+    assert pushed(updated.remote).startswith(f"Update from the template ({updated.short})")

@@ -12,7 +12,9 @@ import pytest
 
 from hooks import post_gen_project as hook
 
+from .act_runner import ORIGIN, REPOSITORY, SYSTEM_PATH, run_act
 from .conftest import TEMPLATE, BakedProject, clean_env
+from .test_template_update_pr import GH_STANDIN
 from .workflow_steps import run_step
 
 BIN = Path(sys.executable).parent
@@ -167,9 +169,9 @@ def test_cruft_update_brings_a_template_change(tmp_path, generator):
     assert json.loads(project.read(".cruft.json"))["commit"] == new_commit
 
     step = describe(project, tmp_path)
-    assert step.outputs["changed"] == "true"
-    assert step.outputs["workflows"] == "false"
-    assert step.outputs["short"] == new_commit[:12]
+    assert step.outputs == {"changed": "true"}
+    patch = (tmp_path / "template-update/update.patch").read_text()  # what the write job applies
+    assert "+++ b/NOTES.md" in patch and f'+  "commit": "{new_commit}"' in patch
     assert "No conflicts: every change of the template applied cleanly." in step.summary
     assert "- `NOTES.md` (A )" in step.summary
 
@@ -202,3 +204,61 @@ def test_conflicts_are_listed_for_the_pull_request(tmp_path, history):
     conflicts = step.summary.split("### Conflicts to resolve", 1)[1].split("###", 1)[0]
     assert re.findall(r"^- `(.+)`$", conflicts, flags=re.MULTILINE) == [conflicted]
     assert project.read("NOTES.md") == "Notes of Demo Model.\n"  # what did not conflict still applied
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_the_workflow_proposes_only_a_chosen_revision_from_its_write_job(tmp_path):
+    """template-update.yml under act: the weekly run names the template's newer commit and proposes
+    nothing; a run by hand with that revision's tag computes the update in the read-only job and
+    the write job pushes the patch and opens the pull request (a bare repository stands in for
+    github.com through git's insteadOf, a stand-in for `gh`)."""
+    template = template_repo(tmp_path / "template")
+    project = generate("cruft", template, tmp_path / "out")
+    git(project.path, "remote", "add", "origin", ORIGIN)
+    new_commit = change_template(template, "list the targets and what they do")
+    git(template, "tag", "v2")
+    server = tmp_path / "server"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(server / f"{REPOSITORY}.git")], check=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(GH_STANDIN)
+    (bin_dir / "gh").chmod(0o755)
+    log = tmp_path / "gh.log"
+    env = {"PATH": f"{bin_dir}:{SYSTEM_PATH}", "GH_STANDIN_LOG": str(log), "GH_STANDIN_REPO": REPOSITORY}
+    repository = {"full_name": REPOSITORY, "name": "demo", "default_branch": "main"}
+
+    def run(label: str, event: str, payload: dict):
+        work = tmp_path / label
+        (work / "home").mkdir(parents=True)
+        (work / "home/.gitconfig").write_text(
+            f'[url "{server.as_uri()}/"]\n\tinsteadOf = https://github.com/\n'
+        )
+        log.write_text("")
+        result = run_act(
+            project.path, event, {**payload, "repository": repository}, workflow=".github/workflows/template-update.yml",
+            secrets={"GITHUB_TOKEN": "ghs_template_update"}, env=env, workdir=work,
+        )  # fmt: skip
+        assert result.returncode == 0, result
+        return result, log.read_text().splitlines()
+
+    weekly, calls = run("weekly", "schedule", {"schedule": "23 5 * * 1"})
+    assert f"has commits after `{json.loads(project.read('.cruft.json'))['commit'][:12]}`" in weekly.summary
+    assert f"its newest is `{new_commit}`" in weekly.summary
+    assert "Take the template's changes" not in weekly.steps()  # no template code ran
+    assert "Push the branch and open or update the pull request" not in weekly.steps() and calls == []
+
+    by_hand, calls = run(
+        "by-hand", "workflow_dispatch", {"inputs": {"template_ref": "v2"}, "ref": "refs/heads/main"}
+    )
+    assert (by_hand.artifacts / "template-update/update.patch").is_file()
+    assert calls[-1].startswith(f"pr create --repo {REPOSITORY} --base main --head template-update")
+    assert "pull request #7 proposes the update" in by_hand.summary
+    pushed = git(server / f"{REPOSITORY}.git", "log", "-1", "--format=%s", "--name-only", "template-update")
+    assert pushed.splitlines() == [
+        f"Update from the template ({new_commit[:12]})",
+        "",
+        ".cruft.json",
+        "Makefile",
+        "NOTES.md",
+    ]

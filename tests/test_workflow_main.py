@@ -6,7 +6,8 @@ pushed), a merge of a worse model (registered, not promoted, no image), and a ma
 `force_image` on that same commit (the version is found, not registered again, and the champion's
 image is rebuilt). A last run of the worse commit has no registry configured: it releases into
 the runner's own SQLite file, says that nothing persists, and its model, the only one there,
-still fails the absolute floors: no champion, no image. The docker actions are stand-ins that
+still fails the absolute floors: no champion, no image. A manual run of another branch, with
+`force_image`, releases nothing and says why. The docker actions are stand-ins that
 check and record the build context, Dockerfile, tags and labels instead of building (there is
 no Docker engine here).
 """
@@ -28,6 +29,9 @@ WORKFLOW = ".github/workflows/main.yml"
 TOKEN = "ghs_main_workflow_token"
 
 
+EVENT_REPOSITORY = {"full_name": REPOSITORY, "name": "demo", "default_branch": "main"}
+
+
 def push_event(project, before: str) -> dict:
     head = git(project.path, "rev-parse", "HEAD")
     return {
@@ -35,9 +39,14 @@ def push_event(project, before: str) -> dict:
         "before": before,
         "after": head,
         "head_commit": {"id": head, "message": git(project.path, "log", "-1", "--format=%s")},
-        "repository": {"full_name": REPOSITORY, "name": "demo", "default_branch": "main"},
+        "repository": EVENT_REPOSITORY,
         "sender": {"login": "acme-dev"},
     }
+
+
+def dispatch_event(branch: str) -> dict:
+    """GitHub's event carries dispatch inputs as strings; the `inputs` context types them."""
+    return {"inputs": {"force_image": "true"}, "ref": f"refs/heads/{branch}", "repository": EVENT_REPOSITORY}
 
 
 def builds(result) -> list[dict]:
@@ -84,10 +93,9 @@ def releases(tmp_path_factory):
             project.set_hyperparameters(n_estimators=1, max_depth=1)
             project.commit("a much smaller forest")
             release("worse", "push", push_event(project, before))
-            # GitHub's event carries dispatch inputs as strings; the `inputs` context types them.
-            dispatch = {"inputs": {"force_image": "true"}, "ref": "refs/heads/main"}
-            release("forced", "workflow_dispatch", dispatch)
+            release("forced", "workflow_dispatch", dispatch_event("main"))
             release("unconfigured", "push", push_event(project, before), variables={})
+            release("other-branch", "workflow_dispatch", dispatch_event("experiment"))
             yield {"project": project, "name": name, "results": results, "states": states, "commits": commits}
     finally:
         server.stop()
@@ -164,3 +172,15 @@ def test_without_a_registry_the_release_happens_on_the_runner_and_says_nothing_p
     assert re.search(r"Version 1 of release-demo not promoted: .*worse than its floor", result.summary)
     assert "**Image:** not built: version 1 was not promoted" in result.summary
     assert builds(result) == []
+
+
+def test_a_manual_run_of_another_branch_releases_nothing_and_says_why(releases):
+    result = releases["results"]["other-branch"]
+    assert result.returncode == 0, result
+    assert set(result.steps()) == {"Say why nothing is released"}  # no job of the release started
+    assert result.summary == (
+        "**Release:** nothing released: `refs/heads/experiment` is not the default branch `main`, "
+        "the only one that registers, promotes or pushes an image.\n"
+    )
+    assert releases["states"]["other-branch"] == releases["states"]["unconfigured"]
+    assert builds(result) == [] and logins(result) == []

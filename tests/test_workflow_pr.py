@@ -18,6 +18,9 @@ from .test_workflows_static import assert_zizmor_and_schema_clean
 BIN = Path(sys.executable).parent
 WORKFLOW = ".github/workflows/pr.yml"
 TOKEN = "ghs_pr_test_token"
+# A tracking server and its credential configured for the repository: pull requests must use neither
+# (nothing listens there, so `evaluate` would fail if it tried).
+MLFLOW_CONFIGURED = {"variables": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}, "secrets": {"MLFLOW_TRACKING_PASSWORD": "writes-the-registry"}}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +62,8 @@ def act_pr(project, api: FakeGitHub, *, number: int = 7, head_repo: str = REPOSI
         project.path,
         "pull_request",
         event,
-        secrets={"GITHUB_TOKEN": TOKEN} if secrets else {},
-        variables={"CML_PUBLISH_URL": api.asset_url} if secrets else {},
+        secrets={"GITHUB_TOKEN": TOKEN, **MLFLOW_CONFIGURED["secrets"]} if secrets else {},
+        variables={"CML_PUBLISH_URL": api.asset_url, **MLFLOW_CONFIGURED["variables"]} if secrets else {},
         github_api_url=api.url,
         workdir=tmp,
     )
@@ -116,6 +119,10 @@ def test_parameter_change_comments_metrics_and_parameters(project, two_pushes):
     # Charts GitHub draws itself, published images or not: the PR's curves beside main's.
     assert_charts(body, base=True)
     assert '"CML watermark pr-report"' in body
+    assert (
+        "MLflow: this run was logged to the local store `sqlite:///mlflow.db`, not to a tracking server"
+        in body
+    )
     assert row in result.summary
     # CI starts without a DVC cache: stages run from source, and DVC restores those whose
     # outputs the earlier ones already reproduced byte for byte (validate, evaluate).

@@ -334,9 +334,10 @@ def plots_section(base: str, out_dir: Path, images: bool) -> str:
 def mlflow_line(params: dict) -> str:
     uri = tracking_uri(params)
     if not uri.startswith(("http://", "https://", "databricks")):
+        # Pull requests always land here: they hold no credential of the server (README.md, "Pull requests").
         return (
-            "MLflow: no tracking server is configured, so this run was logged to a local store that "
-            "is discarded with the runner; set `MLFLOW_TRACKING_URI` to keep runs and link them here.\n"
+            f"MLflow: this run was logged to the local store `{uri}`, not to a tracking server: pull requests "
+            "never write to it, and main.yml logs the merged model's run there.\n"
         )
     try:
         from .tracking import connect, run_of_model
