@@ -39,8 +39,10 @@ def _alias(client, name: str, alias: str):
 
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException:  # no such alias, or no such registered model yet
-        return None
+    except MlflowException as exc:  # no such alias, or no such registered model yet; else: raised
+        if exc.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+            return None
+        raise
 
 
 def _version(client, name: str, version: str):
@@ -49,7 +51,9 @@ def _version(client, name: str, version: str):
     try:
         return client.get_model_version(name, str(version))
     except MlflowException as exc:
-        raise UserError(f"version {version} of {name} not found; `show` lists the versions.") from exc
+        if exc.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+            raise UserError(f"version {version} of {name} not found; `show` lists the versions.") from exc
+        raise
 
 
 def _workspace_version(client, name: str, md5: str):

@@ -21,11 +21,12 @@ MODEL_PACKAGES = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
 # MLflow's own defaults (7 retries with backoff, 120 s per request) keep a command silent for minutes
 # when the server is gone. These fail within about 20 s (3 tries of at most 5 s, 1-3 s apart); a
 # variable the user sets wins.
-HTTP_DEFAULTS = {
+CLIENT_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # a bar per download fills CI logs
 }
 
 
@@ -83,7 +84,7 @@ def connect(params: dict):
     import mlflow
     import mlflow.sklearn  # noqa: F401  (registers the flavour used by log_run)
 
-    for name, value in HTTP_DEFAULTS.items():
+    for name, value in CLIENT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     mlflow.set_tracking_uri(tracking_uri(params))
     try:
@@ -100,7 +101,9 @@ def server_lost(exc: BaseException) -> UserError | None:
     """One sentence for an MLflow call that did not get an answer from the server, else None.
 
     Such a failure is the server's (gone, overloaded, restarting), not the command's: every registry
-    command can be run again and carries on from where the registry stands.
+    command can be run again and carries on from where the registry stands. MLflow wraps it in
+    errors of its own (a failed artifact download, a logged model it "failed to get"): the chain
+    of causes is searched.
     """
     mlflow = sys.modules.get("mlflow")
     if mlflow is None:
@@ -108,11 +111,18 @@ def server_lost(exc: BaseException) -> UserError | None:
     import requests
     from mlflow.exceptions import MlflowException, RestException
 
-    transport = isinstance(exc, requests.exceptions.RequestException) or (
-        isinstance(exc, MlflowException) and str(exc).startswith("API request to ")
-    )
-    server_error = isinstance(exc, RestException) and exc.get_http_status_code() >= 500
-    if not (transport or server_error):
+    def lost(error: BaseException) -> bool:
+        if isinstance(error, requests.exceptions.RequestException):
+            return True
+        if isinstance(error, RestException):
+            return error.get_http_status_code() >= 500
+        return isinstance(error, MlflowException) and "API request to " in str(error)
+
+    chain, error = [], exc
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    if not any(lost(error) for error in chain):
         return None
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     reason = first if len(first) <= 200 else first[:200] + "…"
