@@ -42,8 +42,8 @@ def test_headers_json_only_and_content_length_within_the_limit():
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"hello", b"[" * 100_000, b'{"a\x00": 1}', b"\xff\xfe", json.dumps(ROW).encode() + b"{"],
-    ids=["empty", "not JSON", "deep", "raw NUL", "not UTF-8", "trailing"],
+    [b"", b" \n", b"hello", b"[" * 100_000, b'{"a\x00": 1}', b"\xff\xfe", json.dumps(ROW).encode() + b"{"],
+    ids=["empty", "blank", "not JSON", "deep", "raw NUL", "not UTF-8", "trailing"],
 )
 def test_bodies_that_are_not_json_are_400(body):
     assert status(check_body, body, BATCH) == status(check_body, body, SINGLE) == 400

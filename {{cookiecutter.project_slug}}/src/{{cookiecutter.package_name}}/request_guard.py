@@ -72,6 +72,8 @@ def too_large(endpoint: Endpoint) -> Refused:
 
 def check_body(body: bytes, endpoint: Endpoint) -> None:
     """Refuse a body that is not JSON, or whose validation would cost far more than a valid body's."""
+    if not body.strip():
+        raise Refused(400, "the body is empty: send the row (or the batch of rows) as JSON.")
     try:
         parsed = pydantic_core.from_json(body)  # depth-limited, strict about bytes: no exception escapes
     except ValueError as exc:
