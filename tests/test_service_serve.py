@@ -165,7 +165,7 @@ def bad_requests(row: dict) -> dict[str, tuple[str, bytes]]:
             as_json.replace(f'"{first}": {json.dumps(row[first])}', f'"{first}": Infinity').encode(),
         ),
         "empty batch": ("/predict_batch", b"[]"),
-        "bad row in a batch": ("/predict_batch", json.dumps([row, {**row, first: None}]).encode()),
+        "bad rows in a batch": ("/predict_batch", json.dumps([row] + [{**row, first: None}] * 2).encode()),
         "JSON but not an object": ("/predict", b"[1, 2, 3]"),
     }
 
@@ -182,8 +182,8 @@ def test_every_bad_request_gets_a_400_naming_the_problem(served):
             assert locations == [(first,)], (case, body)
         if case == "extra field":
             assert locations == [("surprise",)]
-        if case == "bad row in a batch":
-            assert locations == [("root", 1, first)]
+        if case == "bad rows in a batch":
+            assert locations == [("root", 1, first)]  # the first bad row's errors only
 
 
 JSON = "application/json"

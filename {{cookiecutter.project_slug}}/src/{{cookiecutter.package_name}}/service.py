@@ -213,10 +213,11 @@ class Predictor:
         (result,) = await self._predict([features])
         return Prediction(**result, model_version=self.version)
 
+    # fail_fast: the errors of the first bad row only; a batch of bad rows costs no more to refuse than one.
     @bentoml.api(route="/predict_batch")
     async def predict_batch(
         self,
-        rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_BATCH)],  # type: ignore[valid-type]
+        rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_BATCH, fail_fast=True)],  # type: ignore[valid-type]
         /,
     ) -> BatchPrediction:
         """Predict a JSON array of 1 to service.max_batch rows."""
