@@ -12,7 +12,7 @@ Prints figures and the targets beside them; it asserts nothing.
 """
 
 import argparse
-import asyncio
+import itertools
 import json
 import os
 import re
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import bake, clean_env
-from tests.servers import Server, free_port, mlflow_server
+from tests.servers import Server, free_port, mlflow_server, post_concurrently
 
 WRK = shutil.which("wrk")  # the load generator when installed; else the Python client below
 
@@ -51,54 +51,18 @@ print(json.dumps(out))
 """
 
 
-async def _one_connection(
-    port: int, path: str, bodies: list[bytes], deadline: float, latencies: list
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-    i = 0
-    try:
-        while time.perf_counter() < deadline:
-            body = bodies[i % len(bodies)]
-            i += 1
-            start = time.perf_counter()
-            writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-            await writer.drain()
-            status = (await reader.readline()).split()[1]
-            length, chunked = 0, False
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-                elif name.lower() == "transfer-encoding" and "chunked" in value:
-                    chunked = True
-            if chunked:
-                while size := int((await reader.readline()).strip(), 16):
-                    await reader.readexactly(size + 2)
-                await reader.readline()
-            else:
-                await reader.readexactly(length)
-            if status != b"200":
-                raise RuntimeError(f"{path} answered {status.decode()}")
-            latencies.append(time.perf_counter() - start)
-    finally:
-        writer.close()
-
-
 def load(port: int, path: str, bodies: list[bytes], concurrency: int, seconds: float) -> dict:
     """Closed loop: each connection sends its next request when the last one is answered."""
-
-    async def run() -> list[float]:
-        latencies: list[float] = []
-        deadline = time.perf_counter() + seconds
-        await asyncio.gather(
-            *(_one_connection(port, path, bodies, deadline, latencies) for _ in range(concurrency))
-        )
-        return latencies
-
+    deadline = time.perf_counter() + seconds
+    jobs = ((path, bodies[i % len(bodies)]) for i in itertools.count())
     started = time.perf_counter()
-    latencies = sorted(asyncio.run(run()))
+    results = post_concurrently(
+        port, itertools.takewhile(lambda _: time.perf_counter() < deadline, jobs), concurrency
+    )
     elapsed = time.perf_counter() - started
+    if failed := [status for _, status, _ in results if status != 200]:
+        raise RuntimeError(f"{path} answered {failed[0]}")
+    latencies = sorted(seconds for _, _, seconds in results)
     return {
         "rps": len(latencies) / elapsed,
         "p50": latencies[len(latencies) // 2] * 1000,

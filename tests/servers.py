@@ -1,5 +1,6 @@
 """Real servers on loopback for the tests: started on a free port, waited for, stopped by PID."""
 
+import asyncio
 import json
 import os
 import signal
@@ -7,7 +8,10 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Iterable
+from http.client import HTTPResponse
 from pathlib import Path
 
 
@@ -15,6 +19,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _parsed(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def http(method: str, url: str, body=None, *, raw: bytes | None = None, timeout: float = 30):
@@ -28,10 +39,65 @@ def http(method: str, url: str, body=None, *, raw: bytes | None = None, timeout:
             status, text = response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         status, text = error.code, error.read().decode()
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
+    return status, _parsed(text)
+
+
+def raw_http(url: str, head: str, body: bytes, *, timeout: float = 30):
+    """(status, parsed JSON or text) of a request sent byte for byte: `head` is its request line and
+    headers, without the blank line. For what urllib will not send: a body shorter than its
+    Content-Length, or one in chunks."""
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(f"{head}\r\nHost: {parts.netloc}\r\n\r\n".encode() + body)
+        response = HTTPResponse(sock)
+        response.begin()
+        return response.status, _parsed(response.read().decode())
+
+
+async def _read_status(reader: asyncio.StreamReader) -> int:
+    """The status of one HTTP/1.1 response; its body is read and dropped."""
+    status = int((await reader.readline()).split()[1])
+    length, chunked = 0, False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "transfer-encoding" and "chunked" in value:
+            chunked = True
+    if chunked:
+        while size := int((await reader.readline()).strip(), 16):
+            await reader.readexactly(size + 2)
+        await reader.readline()
+    else:
+        await reader.readexactly(length)
+    return status
+
+
+def post_concurrently(port: int, jobs: Iterable[tuple[str, bytes]], concurrency: int) -> list[tuple]:
+    """POST each (path, JSON body) of `jobs` over `concurrency` keep-alive connections, each sending its
+    next job when its last is answered (a closed loop). Returns (job number, status, seconds) per job,
+    in the order they were answered."""
+    numbered = enumerate(jobs)  # shared by the connections: each takes the next job when it is free
+    results: list[tuple] = []
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for number, (path, body) in numbered:
+                start = time.perf_counter()
+                head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+                status = await _read_status(reader)
+                results.append((number, status, time.perf_counter() - start))
+        finally:
+            writer.close()
+
+    async def run() -> None:
+        await asyncio.gather(*(connection() for _ in range(concurrency)))
+
+    asyncio.run(run())
+    return results
 
 
 class Server:

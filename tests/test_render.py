@@ -74,16 +74,17 @@ def expected_files(answers: dict, package: str) -> set[str]:
             for name in (
                 "__init__", "bento", "cli", "data", "drift", "drift_data", "drift_issue", "drift_report",
                 "errors", "evaluate", "features", "github", "metrics", "monitoring", "params", "pipeline",
-                "prediction_log", "registry", "registry_lock", "report", "retrain", "schema_tools", "serve", "service", "simulate", "sources",
-                "split", "tracking", "train", "validation", "atomic",
+                "prediction_log", "registry", "registry_lock", "report", "request_guard", "retrain",
+                "schema_tools", "serve", "service", "simulate", "sources", "split", "tracking", "train",
+                "validation", "atomic",
             )
         ),
         *(
             f"tests/{name}.py"
             for name in (
                 "conftest", "test_data", "test_drift", "test_drift_data", "test_evaluate", "test_github",
-                "test_metrics", "test_pipeline", "test_registry", "test_report", "test_schema_tools",
-                "test_serve", "test_service", "test_simulate", "test_sources", "test_split", "test_train",
+                "test_metrics", "test_pipeline", "test_registry", "test_report", "test_request_guard",
+                "test_schema_tools", "test_serve", "test_service", "test_simulate", "test_sources", "test_split", "test_train",
                 "test_validation",
             )
         ),

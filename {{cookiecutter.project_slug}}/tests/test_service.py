@@ -167,21 +167,48 @@ def test_concurrent_requests_reach_the_model_as_few_batches(service, predictor):
     assert len(calls) - 12 < 28 / 2, f"28 concurrent requests took {len(calls) - 12} model calls"
 
 
+MIXED_SCHEMA = {
+    "target": {"name": "species", "dtype": "category", "allowed": ["cat", "dog"]},
+    "features": {
+        "weight": {"dtype": "float", "min": 0, "max": 100, "nullable": True},
+        "colour": {"dtype": "category", "allowed": ["red", "blue"]},
+        "city": {"dtype": "category", "allowed": ["Oslo"], "allow_unknown": True},
+    },
+}
+
+
 def test_request_schema_of_categories_and_nullable_fields(service):
-    schema = {
-        "target": {"name": "species", "dtype": "category", "allowed": ["cat", "dog"]},
-        "features": {
-            "weight": {"dtype": "float", "min": 0, "max": 100, "nullable": True},
-            "colour": {"dtype": "category", "allowed": ["red", "blue"]},
-            "city": {"dtype": "category", "allowed": ["Oslo"], "allow_unknown": True},
-        },
-    }
-    features = service.request_model(schema)
+    features = service.request_model(MIXED_SCHEMA)
     row = {"weight": None, "colour": "red", "city": "Lima"}
     assert features.model_validate_json(json.dumps(row)).model_dump() == row
     assert errors(features, {**row, "colour": "green"}) == [("literal_error", ("colour",))]
     assert errors(features, {**row, "colour": None}) == [("literal_error", ("colour",))]
     assert errors(features, {**row, "city": 3}) == [("string_type", ("city",))]
     assert errors(features, {**row, "city": "x" * 201}) == [("string_too_long", ("city",))]
+    assert errors(features, {**row, "city": "Li\x00ma"}) == [("string_pattern_mismatch", ("city",))]
     assert errors(features, {k: v for k, v in row.items() if k != "weight"}) == [("missing", ("weight",))]
     assert errors(features, {**row, "weight": 101.0}) == [("less_than_equal", ("weight",))]
+
+
+def longest_row(service, schema: dict) -> dict:
+    """A row with every value at the longest JSON of its type: a float64's longest, text escaped
+    character by character (a range is not checked here: this is about bytes)."""
+    row = {}
+    for name, spec in schema["features"].items():
+        if spec.get("dtype") == "category":
+            texts = [str(v) for v in spec.get("allowed", [])]
+            if spec.get("allow_unknown") or not texts:
+                texts.append("\u2603" * service.MAX_CATEGORY_LENGTH)
+            row[name] = max(texts, key=len)
+        else:
+            row[name] = -1.7976931348623157e308 if spec.get("dtype", "float") == "float" else -(2**63)
+    return row
+
+
+@pytest.mark.parametrize("rows", [1, 100])
+def test_the_body_limit_takes_the_longest_valid_rows_indented(service, schema, rows):
+    """The 413 limit never refuses a body of rows the schema admits, even indented; nor is it far above."""
+    for each in (schema, MIXED_SCHEMA):
+        row = longest_row(service, each)
+        compact = len(json.dumps([row] * rows))
+        assert len(json.dumps([row] * rows, indent=4)) <= service.max_body_bytes(each, rows) < 3 * compact

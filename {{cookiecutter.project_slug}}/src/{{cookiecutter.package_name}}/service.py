@@ -1,13 +1,16 @@
 """The prediction service (BentoML): the @champion model behind a typed HTTP API.
 
 The request schema is generated from schema.yaml, so a request the model cannot score is
-refused with a 400 naming the field before it reaches the model. Concurrent requests reach
-the model as one batch (BentoML's adaptive batching). Every predicted row is appended to the
-monitoring log that the drift check reads.
+refused with a 400 naming the field before it reaches the model; before that, the request guard
+refuses a body that is too large (413), not JSON (415, 400) or a batch of too many rows (400).
+Concurrent requests reach the model as one batch (BentoML's adaptive batching). Every predicted
+row is appended to the monitoring log that the drift check reads.
 """
 
 import gc
 import itertools
+import json
+import logging
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -24,9 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from . import monitoring
 from .params import load_params, load_schema
+from .request_guard import ClientErrorLog, Endpoint, RequestGuard
 
 MLFLOW_MODEL_DIR = "mlflow_model"  # where bentoml.mlflow.import_model puts the MLflow model
 MAX_CATEGORY_LENGTH = 200  # longest value of a category accepted as unknown (allow_unknown)
+NUMBER_BYTES = len("-1.7976931348623157e+308")  # the longest JSON a float64 needs
 
 
 def model_store_name(registered_model: str) -> str:
@@ -40,8 +45,10 @@ def _feature_type(spec: dict) -> Any:
     if "allowed" in spec and not spec.get("allow_unknown"):
         annotation = Literal[tuple(python_type(value) for value in spec["allowed"])]
     elif python_type is str:
-        # Accepted as unknown: any text, of a length a category name can have.
-        annotation = Annotated[str, Field(min_length=1, max_length=MAX_CATEGORY_LENGTH)]
+        # Accepted as unknown: any text of a length a category name can have, without control characters.
+        annotation = Annotated[
+            str, Field(min_length=1, max_length=MAX_CATEGORY_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*$")
+        ]
     else:
         bounds = {"ge": spec.get("min"), "le": spec.get("max")}
         constraints = {k: v for k, v in bounds.items() if v is not None}
@@ -50,6 +57,25 @@ def _feature_type(spec: dict) -> Any:
         annotation = Annotated[python_type, Field(**constraints)]
     # A nullable field must still be sent, as null: a forgotten field stays an error.
     return annotation | None if spec.get("nullable") else annotation
+
+
+def max_body_bytes(schema: dict, rows: int) -> int:
+    """The largest body a request of `rows` rows may send: twice the longest rows the schema admits.
+
+    A row at its longest is compact JSON with every feature at its longest value: a float64 in
+    NUMBER_BYTES characters, text of MAX_CATEGORY_LENGTH (or the longest allowed) characters each
+    escaped as \\uXXXX (6 bytes), null. Twice that leaves room for the indentation and spaces a
+    client may add; a larger body cannot be valid, so it is refused (413) before it is read or parsed.
+    """
+    row = 2  # {}
+    for name, spec in schema["features"].items():
+        if spec.get("dtype") == "category":
+            unknown = [MAX_CATEGORY_LENGTH] if spec.get("allow_unknown") or not spec.get("allowed") else []
+            value = 2 + 6 * max([len(str(v)) for v in spec.get("allowed", [])] + unknown)
+        else:
+            value = NUMBER_BYTES
+        row += len(json.dumps(name)) + len(": ") + max(value, len("null")) + len(", ")
+    return 2 * (len("[]") + rows * (row + len(", ")))
 
 
 def request_model(schema: dict) -> type[BaseModel]:
@@ -187,10 +213,11 @@ class Predictor:
         (result,) = await self._predict([features])
         return Prediction(**result, model_version=self.version)
 
+    # fail_fast: the errors of the first bad row only; a batch of bad rows costs no more to refuse than one.
     @bentoml.api(route="/predict_batch")
     async def predict_batch(
         self,
-        rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_BATCH)],  # type: ignore[valid-type]
+        rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_BATCH, fail_fast=True)],  # type: ignore[valid-type]
         /,
     ) -> BatchPrediction:
         """Predict a JSON array of 1 to service.max_batch rows."""
@@ -200,3 +227,16 @@ class Predictor:
             probabilities=[r["probabilities"] for r in results] if CLASSIFICATION else None,
             model_version=self.version,
         )
+
+
+# In front of both endpoints: size, type and row count are checked before BentoML reads the body.
+Predictor.add_asgi_middleware(
+    RequestGuard,
+    endpoints={
+        "/predict": Endpoint(max_body_bytes(SCHEMA, 1), len(FEATURES)),
+        "/predict_batch": Endpoint(max_body_bytes(SCHEMA, MAX_BATCH), len(FEATURES), max_rows=MAX_BATCH),
+    },
+)
+# BentoML logs each request it refuses through this logger of its HTTP app (bentoml pinned by
+# uv.lock; the serve tests read the log, so a rename fails them rather than bringing tracebacks back).
+logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorLog())
