@@ -336,8 +336,8 @@ def mlflow_line(params: dict) -> str:
     if not uri.startswith(("http://", "https://", "databricks")):
         # Pull requests always land here: they hold no credential of the server (README.md, "Pull requests").
         return (
-            f"MLflow: this run was logged to the local store `{uri}`, not to a tracking server: pull requests "
-            "never write to it, and main.yml logs the merged model's run there.\n"
+            f"MLflow: this run was logged to the local store `{uri}`, not to a tracking server: "
+            "pull requests never write to it, and main.yml logs the merged model's run there.\n"
         )
     try:
         from .tracking import connect, run_of_model
