@@ -47,7 +47,9 @@ def black_hole() -> int:
 
 def timed(project, uri: str, extra: dict[str, str]) -> tuple[float, int, str]:
     start = time.perf_counter()
-    result = project.run("uv", "run", project.package, "release", check=False, MLFLOW_TRACKING_URI=uri, **extra)
+    result = project.run(
+        "uv", "run", project.package, "release", check=False, MLFLOW_TRACKING_URI=uri, **extra
+    )
     lines = result.stderr.strip().splitlines()
     return time.perf_counter() - start, result.returncode, lines[-1] if lines else ""
 
@@ -64,15 +66,24 @@ def main() -> None:
             project = bake(Path(scratch), project_name="unreachable demo")
             project.run("uv", "sync", "--quiet")
         project.run("uv", "run", "dvc", "repro", "--quiet")
-        servers = {"closed port": f"http://127.0.0.1:{free_port()}", "black hole": f"http://127.0.0.1:{black_hole()}"}
+        servers = {
+            "closed port": f"http://127.0.0.1:{free_port()}",
+            "black hole": f"http://127.0.0.1:{black_hole()}",
+        }
         settings = {"project defaults": {}}
         if args.mlflow_defaults:
             settings["MLflow defaults"] = MLFLOW_DEFAULTS
-        print(f"`release` against a tracking server that is not there (target: exit 2 in < {TARGET_SECONDS} s)")
+        print(
+            f"`release` against a tracking server that is not there (target: exit 2 in < {TARGET_SECONDS} s)"
+        )
         for setting, extra in settings.items():
             for server, uri in servers.items():
                 seconds, status, error = timed(project, uri, extra)
-                verdict = "ok" if status == 2 and seconds < TARGET_SECONDS and error.startswith("error:") else "MISSED"
+                verdict = (
+                    "ok"
+                    if status == 2 and seconds < TARGET_SECONDS and error.startswith("error:")
+                    else "MISSED"
+                )
                 print(f"  {setting:17} {server:12} {seconds:6.1f} s  exit {status}  {verdict}")
                 print(f"      {error[:160]}")
 

@@ -6,10 +6,11 @@ Run by tests/test_registry_server.py with the project's own Python, in the proje
     python registry_faults.py PACKAGE SERVER_URI faults|race OUT.json
 
 faults: for every N, a fresh registered model gets a champion (model A), then `release` of a
-better model B (its run already logged, as `evaluate` does in main.yml) runs through a proxy that forwards N requests and then cuts the connection (the
-N-th request reaches the server, its answer is lost, every later one is refused: the server
-died). `release` then runs again against the healthy server. Each case's final registry state is
-written to OUT, with the state an uninterrupted `release` reached.
+better model B (its run already logged, as `evaluate` does in main.yml) runs through a proxy
+that forwards N requests and then cuts the connection (the N-th request reaches the server, its
+answer is lost, every later one is refused: the server died). The registry's state at the cut is
+recorded; the first time a cut leaves a state, `release` runs again against the healthy server
+and the final state is recorded too, beside the state an uninterrupted `release` reached.
 
 race: several `release` processes of models of different quality start together against one
 registered model, twice over; OUT holds each version's metric and tags and the final aliases.
@@ -31,6 +32,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))  # run by the project's Python, outside the test package
+from registry_compare import comparable  # noqa: E402
 
 PACKAGE, SERVER, MODE, OUT = sys.argv[1:5]
 cli = importlib.import_module(f"{PACKAGE}.cli")
@@ -97,7 +101,9 @@ class _Forward(BaseHTTPRequestHandler):
         if proxy.limit is not None and number > proxy.limit:
             return self._cut()  # the server is dead
         upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")
+        }
         headers["Content-Length"] = str(len(body))
         upstream.request(self.command, self.path, body=body, headers=headers)
         answer = upstream.getresponse()
@@ -130,7 +136,10 @@ def train_models(models: dict) -> dict[str, bytes]:
     params, schema = params_module.load_params(), params_module.load_schema()
     trained = {}
     for label, hyperparameters in models.items():
-        config = {**params, "train": {"model": "random_forest", "seed": 0, "hyperparameters": hyperparameters}}
+        config = {
+            **params,
+            "train": {"model": "random_forest", "seed": 0, "hyperparameters": hyperparameters},
+        }
         path = Path(f"models/{label}.joblib")
         train_module.train(config, schema, split_module.TRAIN_PATH, path)
         trained[label] = path.read_bytes()
@@ -163,7 +172,11 @@ def crown(name: str, champion) -> None:
     client = mlflow_client()
     client.create_registered_model(name)
     client.create_model_version(
-        name, champion.source, champion.run_id, tags=champion.tags, model_id=champion.source.removeprefix("models:/")
+        name,
+        champion.source,
+        champion.run_id,
+        tags=champion.tags,
+        model_id=champion.source.removeprefix("models:/"),
     )
     client.set_registered_model_alias(name, "champion", "1")
 
@@ -186,13 +199,17 @@ def state(name: str) -> dict:
             except Exception:
                 LOADABLE[v.source] = False
         run = client.get_run(v.run_id)
-        versions[str(v.version)] = {"tags": v.tags, "loadable": LOADABLE[v.source], "run_status": run.info.status}
+        versions[str(v.version)] = {
+            "tags": v.tags,
+            "loadable": LOADABLE[v.source],
+            "run_status": run.info.status,
+        }
     locks = [m.name for m in client.search_registered_models(f"name = '{name}.lock'")]
     return {
         "aliases": {alias: str(v) for alias, v in model.aliases.items()},
         "model_tags": model.tags,
         "versions": versions,
-        "lock": locks,
+        "lock": bool(locks),
     }
 
 
@@ -208,6 +225,10 @@ def faults() -> dict:
     proxy = CuttingProxy(SERVER)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
 
+    # What a run again does depends only on what the server holds at the cut: each state a cut
+    # leaves is run again once. Reads change nothing, so most cuts leave a state seen before.
+    seen = set()
+
     def case(name: str, cut: int | None) -> dict:
         write_params(name, lock_seconds=1)
         crown(name, champion)
@@ -215,8 +236,12 @@ def faults() -> dict:
         cut_run = release(models["B"], proxy.url)
         requests = proxy.count
         proxy.cut_after(None)
-        again = release(models["B"], proxy.url) if cut is not None else None
-        return {"cut": cut_run, "again": again, "requests": requests, "state": state(name)}
+        outcome = {"cut": cut_run, "requests": requests, "at_cut": state(name)}
+        key = json.dumps(comparable(outcome["at_cut"]), sort_keys=True)
+        if cut is not None and key not in seen:
+            seen.add(key)
+            outcome |= {"again": release(models["B"], proxy.url), "state": state(name)}
+        return outcome
 
     reference = case("uninterrupted", None)
     result = {"reference": reference, "cases": {}}
@@ -245,11 +270,21 @@ def race() -> dict:
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", f"{PACKAGE}.cli", "release"],
-                    cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    cwd=work,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
                 )  # fmt: skip
             )
         outcomes = [p.communicate(timeout=600) + (p.returncode,) for p in processes]
-        rounds.append({"state": state(name), "exits": [o[2] for o in outcomes], "stderr": [o[1][-500:] for o in outcomes]})
+        rounds.append(
+            {
+                "state": state(name),
+                "exits": [o[2] for o in outcomes],
+                "stderr": [o[1][-500:] for o in outcomes],
+            }
+        )
     return {"rounds": rounds, "metric": params_module.load_params()["evaluate"]["primary_metric"]}
 
 
