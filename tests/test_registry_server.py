@@ -167,4 +167,4 @@ def test_racing_releases_crown_the_best_version_that_passed_the_gate(served):
                 assert float(tags[metric]) > float(promoted[tags["promotion.replaced"]][metric])
         if promoted[champion]["promotion.replaced"] != "none":
             assert aliases["previous-champion"] == promoted[champion]["promotion.replaced"]
-        assert race["state"]["lock"] == [] and "registry.pending" not in race["state"]["model_tags"]
+        assert not race["state"]["lock"] and "registry.pending" not in race["state"]["model_tags"]
