@@ -23,10 +23,10 @@ DEFAULT_SECONDS = 60  # between two renewals a holder scores models at most: sec
 
 
 class RegistryLock:
-    def __init__(self, client, name: str, seconds: float | None = None, wait: float | None = None):
+    def __init__(self, client, name: str, seconds: float | None = None):
         self.client, self.name, self.lock = client, name, f"{name}.lock"
         self.seconds = float(seconds or DEFAULT_SECONDS)
-        self.wait = float(self.seconds * 3 if wait is None else wait)
+        self.wait = self.seconds * 3  # a live holder renews; three terms without one is a stuck registry
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def __enter__(self):
