@@ -1,6 +1,6 @@
-"""Fast tier: the trust boundaries of the rendered workflows. Releases only from the default branch,
-no MLflow credential in pull requests, template code never next to a write token, and every job
-holding secrets in a deployment environment. act runs show the same in behaviour
+"""Fast tier: the trust boundaries of the rendered workflows. Releases and retraining only from the
+default branch, no MLflow credential in pull requests, template code never next to a write token,
+and every job holding secrets in a deployment environment. act runs show the same in behaviour
 (test_workflow_main.py, test_workflow_pr.py, test_template_updates.py)."""
 
 import re
@@ -52,6 +52,12 @@ def test_main_releases_only_from_the_default_branch(workflows):
             (parent,) = needs(jobs[chain[-1]])
             chain.append(parent)
         assert not STATUS_FUNCTIONS.search(str(job.get("if", ""))), name
+
+
+def test_drift_retrains_only_on_the_default_branch(workflows):
+    # A schedule's event names no repository but always runs on the default branch.
+    condition = workflows["drift.yml"]["jobs"]["retrain"]["if"]
+    assert condition.endswith(f"&& (github.event_name == 'schedule' || {DEFAULT_BRANCH})"), condition
 
 
 def test_pull_requests_hold_no_mlflow_credential_and_log_to_the_runner(workflows):
