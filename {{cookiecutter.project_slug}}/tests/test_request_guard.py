@@ -5,6 +5,7 @@ import json
 import logging
 
 import pytest
+from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from {{ cookiecutter.package_name }}.request_guard import (
@@ -107,17 +108,24 @@ class Row(BaseModel):
     a: float
 
 
-def test_a_refused_request_is_logged_as_one_short_warning_and_a_server_error_is_not(caplog):
+def _overloaded():
+    raise ServiceUnavailable("the service is overloaded; retry")
+
+
+def test_a_refused_or_shed_request_is_logged_as_one_short_warning_and_a_server_error_is_not(caplog):
     logger = logging.getLogger("test.bentoml.http_app")
     logger.addFilter(ClientErrorLog())
-    for error in (lambda: Row.model_validate({"a": 1.0, "x\n" * 100_000: 1}), lambda: 1 / 0):
+    errors = (lambda: Row.model_validate({"a": 1.0, "x\n" * 100_000: 1}), _overloaded, lambda: 1 / 0)
+    for error in errors:
         try:
             error()
-        except (ValidationError, ZeroDivisionError):
+        except (ValidationError, ServiceUnavailable, ZeroDivisionError):
             logger.error("Exception on %s [%s]", "/predict", "POST", exc_info=True)  # as BentoML logs
-    refused, failed = caplog.records
+    refused, shed, failed = caplog.records
     assert refused.levelno == logging.WARNING and refused.exc_info is None
     message = refused.getMessage()
     assert message.startswith("POST /predict answered 400: 1 validation error(s), the first at x\\x0ax")
     assert "\n" not in message and len(message) < 300
+    assert shed.levelno == logging.WARNING and shed.exc_info is None
+    assert shed.getMessage() == "POST /predict answered 503: the service is overloaded; retry"
     assert failed.levelno == logging.ERROR and failed.exc_info

@@ -13,7 +13,8 @@ request can cause before BentoML sees it:
   fields than the schema has features (each unknown field would cost its own validation error).
 
 What passes is handed on unchanged; BentoML validates it against the request schema. Every 4xx,
-the guard's and BentoML's, is logged as one WARNING line, with what the client sent cut short.
+the guard's and BentoML's, and every 503 the batcher sheds under overload, is logged as one
+WARNING line, with what the client sent cut short.
 """
 
 import json
@@ -22,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 import pydantic_core
+from bentoml.exceptions import ServiceUnavailable
 from pydantic import ValidationError
 
 CLIP = 200  # the longest piece of a request a log line or an error message repeats
@@ -146,12 +148,15 @@ class RequestGuard:
 
 class ClientErrorLog(logging.Filter):
     """BentoML logs a request it refuses as an exception: ERROR, a traceback, and the client's input in
-    full. For a client's mistake (a 4xx) this filter makes the record one WARNING line like the guard's."""
+    full. For a client's mistake (a 4xx), and for a request shed under overload (a 503 that says what
+    happened, and would come by the hundred), this filter makes the record one WARNING line like the
+    guard's. Any other 5xx keeps its traceback: it is a bug to fix."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         status = 400 if isinstance(error, ValidationError) else int(getattr(error, "error_code", 500))
-        if status < 500 and len(record.args or ()) == 2:
+        expected = status < 500 or isinstance(error, ServiceUnavailable)
+        if expected and len(record.args or ()) == 2:
             path, method = record.args  # BentoML's "Exception on %s [%s]"
             if isinstance(error, ValidationError):
                 first = error.errors(include_url=False)[0]
