@@ -6,8 +6,9 @@ Generates a project (or reuses --project), releases two models as main.yml does,
 `release` (register + promote) of the second, once against the embedded SQLite file and once against a
 real `mlflow server`; builds the Bento of the server's @champion, then sends single-row
 requests at concurrency 1 and 32 to both servers, one after the other on this machine, from
-`wrk` when it is installed (Debian's package), else from a Python asyncio client. Also the
-in-process predict time of the same model.
+`wrk` when it is installed (Debian's package), else from a Python asyncio client; then single rows
+to the Bento again while 4 clients send it the largest batches it takes. Also the in-process predict
+time of the same model.
 Prints figures and the targets beside them; it asserts nothing.
 """
 
@@ -20,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -199,16 +201,48 @@ def serve_and_load(project, scratch: Path, home: dict, rows: list[dict], seconds
             # Warm-up: adaptive batching learns its timings from the first requests. Concurrency 1
             # is measured first: after a burst the batcher keeps waiting for company a while.
             load(port, path, bodies, 4, 3)
-            if WRK:
-                results[label] = {c: wrk_load(port, path, bodies, c, seconds, scratch) for c in (1, 32)}
-            else:
-                results[label] = {c: load(port, path, bodies, c, seconds) for c in (1, 32)}
+            results[label] = {c: measure(port, path, bodies, c, seconds, scratch) for c in (1, 32)}
+            if path == "/predict":
+                batch = rows[: max_batch(project)]
+                results["beside large"] = beside_large(port, bodies, batch, seconds, scratch)
         finally:
             server.stop()
     return results
 
 
+def max_batch(project) -> int:
+    return int(re.search(r"^\s+max_batch: (\d+)", project.read("params.yaml"), re.MULTILINE).group(1))
+
+
+def measure(
+    port: int, path: str, bodies: list[bytes], concurrency: int, seconds: float, scratch: Path
+) -> dict:
+    if WRK:
+        return wrk_load(port, path, bodies, concurrency, seconds, scratch)
+    return load(port, path, bodies, concurrency, seconds)
+
+
+def beside_large(port: int, bodies: list[bytes], batch: list[dict], seconds: float, scratch: Path) -> dict:
+    """Single-row requests at concurrency 1 while 4 other clients send the largest batch the service
+    takes, back to back: what a large request costs everyone else."""
+    large: dict = {}
+
+    def send_batches() -> None:
+        try:
+            large.update(load(port, "/predict_batch", [json.dumps(batch).encode()], 4, seconds + 2))
+        except RuntimeError as error:  # a 503 under overload is a figure too
+            large["error"] = str(error)
+
+    thread = threading.Thread(target=send_batches)
+    thread.start()
+    time.sleep(1)  # the batches are flowing before the single rows are timed
+    alone = measure(port, "/predict", bodies, 1, seconds, scratch)
+    thread.join()
+    return {"single": alone, "batch": large, "rows": len(batch)}
+
+
 def report(results: dict, measured: dict, release: float, release_sqlite: float, promote_status: int) -> None:
+    beside = results.pop("beside large")
     generator = "wrk" if WRK else "a Python asyncio client (install Debian's `wrk` for a lighter one)"
     print(f"single-row requests, closed loop, load generator {generator}, on the same machine")
     print(f"{'server':<24}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}")
@@ -216,6 +250,17 @@ def report(results: dict, measured: dict, release: float, release_sqlite: float,
         for concurrency, r in by_concurrency.items():
             print(f"{label:<24}{concurrency:>5}{r['rps']:>10.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['n']:>10}")
     bento, ref = results["Bento (bentoml serve)"], results["mlflow models serve"]
+    single, batch = beside["single"], beside["batch"]
+    print(
+        f"Bento, single rows at concurrency 1 while 4 clients send {beside['rows']}-row batches: "
+        f"p50 {single['p50']:.2f} ms, p99 {single['p99']:.2f} ms (alone: {bento[1]['p50']:.2f}, {bento[1]['p99']:.2f})"
+    )
+    if "error" in batch:
+        print(f"  the batches: {batch['error']}")
+    else:
+        print(
+            f"  the batches: {batch['rps']:.1f} req/s, p50 {batch['p50']:.2f} ms, p99 {batch['p99']:.2f} ms"
+        )
     print()
     print("in-process, same model (median of 200 calls):")
     for n in (1, 32):

@@ -153,35 +153,37 @@ def test_second_push_updates_the_same_comment(project, two_pushes):
 
 @pytest.mark.slow
 @pytest.mark.workflow
-def test_changing_the_model_and_its_seed_stays_green_and_the_report_names_the_change(project, tmp_path):
+def test_a_forks_pull_request_changing_the_model_and_seed_stays_green_and_comments_nothing(project, tmp_path):
     # The team switches to another offered model with the hyperparameters params.yaml suggests for
     # it, and another seed: the project's own tests, the pipeline and the report must all follow.
+    # From a fork: no secret, no comment, the report in the job summary.
     base = git(project.path, "show", "main:params.yaml")
     hyperparameters = suggested_hyperparameters(base)["gradient_boosting"]
     changed = edit_params(base, {"train": {"model": "gradient_boosting", "hyperparameters": hyperparameters}})
     changed = edit_params(changed, {"train": {"seed": 4}})
-    branch(project, "gradient-boosting", {"params.yaml": (base, changed)}, repro=True)
+    branch(project, "fork-gradient-boosting", {"params.yaml": (base, changed)}, repro=True)
     with FakeGitHub(token=TOKEN) as api:
-        api.add_pull(REPOSITORY, 10, head="gradient-boosting")
-        result = act_pr(project, api, number=10, tmp=tmp_path)
-        comments = api.comments(REPOSITORY, 10)
+        result = act_pr(project, api, number=9, head_repo="someone/demo", secrets=False, tmp=tmp_path)
     assert result.returncode == 0, result
     steps = result.steps()
-    for step in ("Lint", "Test", "Reproduce the pipeline", "Report against the base branch"):
+    for step in ("Install", "Lint", "Test", "Reproduce the pipeline", "Report against the base branch"):
         assert steps[step] == "success", steps
-    (comment,) = comments
-    body = comment["body"]
-    assert "| `train.model` | random_forest | gradient_boosting |" in body, body
-    assert "| `train.seed` | 42 | 4 |" in body
+    report = result.summary
+    assert "| `train.model` | random_forest | gradient_boosting |" in report, report
+    assert "| `train.seed` | 42 | 4 |" in report
     for name, value in hyperparameters.items():
         old = yaml.safe_load(base)["train"]["hyperparameters"].get(name)
         if old != value:
-            assert f"| `train.hyperparameters.{name}` | {'—' if old is None else old} | {value} |" in body
-    assert "| `train.hyperparameters.n_jobs` | 1 | — |" in body  # random_forest's, dropped with it
+            assert f"| `train.hyperparameters.{name}` | {'—' if old is None else old} | {value} |" in report
+    assert "| `train.hyperparameters.n_jobs` | 1 | — |" in report  # random_forest's, dropped with it
     primary = yaml.safe_load(base)["evaluate"]["primary_metric"]
-    assert f"| **{primary}** " in body
-    assert "| modified | `models/model.joblib` |" in body
-    assert "does not match" not in body  # the author committed what CI reproduces
+    assert f"| **{primary}** " in report
+    assert "| modified | `models/model.joblib` |" in report
+    assert "does not match" not in report  # the author committed what CI reproduces
+    assert "No report comment: this pull request comes from the fork `someone/demo`" in report
+    assert "publishing images in the comment is off" in report
+    assert_charts(report, base=True)
+    assert api.requests == [] and result.cml_calls == []
 
 
 @pytest.mark.slow
@@ -206,23 +208,6 @@ def test_schema_breaking_change_fails_with_the_validation_message(project, tmp_p
     assert "### The pipeline failed" in result.summary
     assert "column 'mean_radius' has 522 values outside [0, 10]" in result.summary
     assert "ERROR: failed to reproduce 'validate'" in result.summary
-    assert api.requests == [] and result.cml_calls == []
-
-
-@pytest.mark.slow
-@pytest.mark.workflow
-def test_fork_runs_tests_and_pipeline_without_commenting(project, tmp_path):
-    branch(project, "fork-tune", {"params.yaml": ("\n    max_depth: 8", "\n    max_depth: 4")}, repro=False)
-    with FakeGitHub(token=TOKEN) as api:
-        result = act_pr(project, api, number=9, head_repo="someone/demo", secrets=False, tmp=tmp_path)
-    assert result.returncode == 0, result
-    steps = result.steps()
-    for step in ("Install", "Lint", "Test", "Reproduce the pipeline", "Report against the base branch"):
-        assert steps[step] == "success", steps
-    assert "| `train.hyperparameters.max_depth` | 8 | 4 |" in result.summary
-    assert "No report comment: this pull request comes from the fork `someone/demo`" in result.summary
-    assert "publishing images in the comment is off" in result.summary
-    assert_charts(result.summary, base=True)
     assert api.requests == [] and result.cml_calls == []
 
 
