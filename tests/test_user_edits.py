@@ -4,6 +4,8 @@ Each case edits params.yaml as a user would (keeping its comments): another offe
 hyperparameters the file suggests for it, and one of another train seed, another split, another
 gate; those are cycled across the models rather than multiplied. The edited project then passes
 what its users and its workflows run: `make test`, `make lint`, `dvc repro`, `release`, `bento`.
+The default model, unedited, goes through the same in test_project.py, test_service_serve.py and
+test_workflow_pr.py.
 """
 
 import re
@@ -18,7 +20,7 @@ from .conftest import BakedProject
 from .params_text import edit as edit_params
 from .params_text import suggested_hyperparameters
 
-MODELS = {
+MODELS = {  # the default first
     "classification": ["random_forest", "gradient_boosting", "logistic_regression"],
     "regression": ["random_forest", "gradient_boosting", "ridge"],
 }
@@ -47,14 +49,24 @@ class Case:
 
 
 def cases(task: str) -> list[Case]:
+    """One case per model the team can switch to; the other edits cycle, each reached by a task."""
     shift = list(MODELS).index(task)  # the tasks start the cycle at different edits
     found = []
-    for i, model in enumerate(MODELS[task]):
+    others = MODELS[task][1:]
+    for i, model in enumerate(others):
         edits = {k: dict(v) for k, v in OTHER_EDITS[(i + shift) % len(OTHER_EDITS)].items()}
-        if i == len(MODELS[task]) - 1:
+        if i == len(others) - 1:
             edits["promotion"] = GATES[task]
         found.append(Case(task, model, edits))
     return found
+
+
+def test_the_cases_reach_every_model_and_every_edit():
+    every = [case for task in MODELS for case in cases(task)]
+    assert {(c.task, c.model) for c in every} == {(t, m) for t in MODELS for m in MODELS[t][1:]}
+    for edit_ in OTHER_EDITS:
+        assert any(all(c.edits.get(k) == v for k, v in edit_.items()) for c in every), edit_
+    assert {c.task for c in every if "promotion" in c.edits} == set(MODELS)
 
 
 def edit(project: BakedProject, case: Case) -> dict:

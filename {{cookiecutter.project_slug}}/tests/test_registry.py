@@ -8,6 +8,7 @@ learns only the linear part (mediocre); a random forest learns both (better).
 """
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -218,6 +219,28 @@ def test_mistakes_are_one_line_errors(project, params, workdir, capsys):
     assert main(["register"]) == 0
     assert main(["promote"]) == 2
     assert "names 'not_a_metric'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def black_hole():
+    """A port that accepts connections and never answers, as a hung server does."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_a_server_that_is_down_or_hung_is_one_sentence(workdir, monkeypatch, capsys, black_hole):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")  # the user's own setting wins
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        down = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for uri, cause in ((down, "ConnectionError"), (black_hole, "ReadTimeout")):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        assert main(["show"]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"error: cannot reach the MLflow tracking server at {uri} ({cause}); check MLFLOW_TRACKING_URI "
+            "and its credentials, or unset it to use the local SQLite file.\n"
+        )
 
 
 def names_on_server() -> set[str]:

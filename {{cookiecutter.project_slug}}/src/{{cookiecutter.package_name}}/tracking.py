@@ -19,8 +19,8 @@ MODEL_PACKAGES = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
 
 
 # MLflow's own defaults (7 retries with backoff, 120 s per request) keep a command silent for minutes
-# when the server is gone. These fail within about 20 s (3 tries of at most 5 s, 1-3 s apart); a
-# variable the user sets wins.
+# when the server is gone. With these a call gives up within about 20 s (3 tries of at most 5 s,
+# 1-3 s apart), and `connect` within one timeout (see `_probe`); a variable the user sets wins.
 CLIENT_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -86,15 +86,32 @@ def connect(params: dict):
 
     for name, value in CLIENT_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    mlflow.set_tracking_uri(tracking_uri(params))
+    uri = tracking_uri(params)
+    mlflow.set_tracking_uri(uri)
     try:
+        _probe(uri)
         mlflow.set_experiment(params["mlflow"]["experiment"])
     except Exception as exc:  # MLflow raises many types for an unreachable or refusing server
         raise UserError(
-            f"cannot reach the MLflow tracking server at {tracking_uri(params)} ({exc.__class__.__name__}); "
+            f"cannot reach the MLflow tracking server at {uri} ({exc.__class__.__name__}); "
             "check MLFLOW_TRACKING_URI and its credentials, or unset it to use the local SQLite file."
         ) from exc
     return mlflow
+
+
+def _probe(uri: str) -> None:
+    """One request to an HTTP server, without retries: a server that is down or hung is found in one
+    timeout, not in MLflow's three tries. Any answer will do (an auth proxy may say 401); a TLS
+    failure is left to MLflow, which knows the certificates it was given."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    timeout = float(os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=timeout, allow_redirects=False)
+    except requests.exceptions.SSLError:
+        return
 
 
 def server_lost(exc: BaseException) -> UserError | None:
