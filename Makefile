@@ -47,7 +47,7 @@ demo: dev ## generate a project with defaults into out/demo-model and run its li
 	@echo "Done: the project is in $(DEMO), committed; 'make serve' there serves the champion at http://127.0.0.1:3000."
 
 test: dev ## every test tier: render and hooks, generated projects, workflows under act (two workers)
-	uv run pytest -n 2 --dist loadscope --durations=30
+	uv run pytest -n 2 --dist loadscope --no-loadscope-reorder --durations=30
 
 test-fast: dev ## the fast tier only: rendering and hooks
 	uv run pytest -m "not slow and not workflow"
