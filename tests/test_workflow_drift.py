@@ -1,7 +1,8 @@
 """The generated drift.yml, run for real under act against a recording GitHub API and a local origin.
 
-One project serves every run, in order: a manual run with no current data configured, two drifted
-scheduled runs (the issue is opened, then commented on), a clean run with the DVC remote out of
+One project serves every run, in order: a manual run with no current data configured, a drifted
+scheduled run (the issue is opened), a drifted manual run from another branch that asks for
+retraining (the issue is commented on; nothing is retrained off the default branch), a clean run with the DVC remote out of
 reach (the reference is reproduced; nothing is opened), and drifted runs with retraining on after
 the source gained rows (a pull request is opened with the workflow's token, then updated with a
 GitHub App's). The project's `origin` is a bare repository on this machine whose path ends in
@@ -75,9 +76,18 @@ def project(tmp_path_factory):
     return project
 
 
-def act_drift(project, api: FakeGitHub, tmp: Path, *, event: str = "schedule", variables=None, secrets=None,
-              env=None):  # fmt: skip
-    payload = {"schedule": project.answers["drift_schedule"]} if event == "schedule" else {"inputs": {}}
+# A manual run started from a branch that is not the default one, asking for retraining.
+FROM_OTHER_BRANCH = {
+    "inputs": {"retrain": "true"},
+    "ref": "refs/heads/experiment",
+    "repository": {"full_name": REPOSITORY, "name": "demo", "default_branch": "main"},
+}
+
+
+def act_drift(project, api: FakeGitHub, tmp: Path, *, event: str = "schedule", payload=None, variables=None,
+              secrets=None, env=None):  # fmt: skip
+    if payload is None:
+        payload = {"schedule": project.answers["drift_schedule"]} if event == "schedule" else {"inputs": {}}
     return run_act(
         project.path,
         event,
@@ -111,7 +121,8 @@ def runs(project, tmp_path_factory):
         run("unconfigured", event="workflow_dispatch")
         run("first", variables=drifted)
         results["first_issue"] = json.loads(json.dumps(api.issues(REPOSITORY)))
-        run("second", variables=drifted)
+        retrain_asked = {**drifted, "RETRAIN_ON_DRIFT": "true"}
+        run("second", event="workflow_dispatch", payload=FROM_OTHER_BRANCH, variables=retrain_asked)
         project.storage.rename(project.storage.with_name("storage-away"))  # the remote out of reach
         try:
             run("clean", variables={"DRIFT_CURRENT": "data/current/clean.csv"})
@@ -190,7 +201,7 @@ def test_first_drift_opens_one_labelled_issue_with_the_report(runs):
 
 @pytest.mark.slow
 @pytest.mark.workflow
-def test_second_drift_comments_on_the_open_issue(runs):
+def test_second_drift_comments_on_the_open_issue_and_another_branch_retrains_nothing(runs):
     result, api = runs["second"], runs["api"]
     assert result.returncode == 0, result
     (issue,) = runs["first_issue"]
@@ -204,6 +215,9 @@ def test_second_drift_comments_on_the_open_issue(runs):
     comment = runs["requests"]["second"][-1].body["body"]
     assert comment.startswith("### ⚠️ Drift detected:")
     assert f"**Drift issue:** commented on issue #{issue['number']}" in result.summary
+    # Started from another branch, retraining asked for twice: it stays the default branch's job
+    # (and the calls above hold no pull request).
+    assert "Retrain on the source's current data" not in result.steps()
 
 
 @pytest.mark.slow
