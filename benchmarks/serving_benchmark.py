@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import bake, clean_env
 from tests.servers import Server, free_port, mlflow_server, post_concurrently
@@ -211,7 +213,7 @@ def serve_and_load(project, scratch: Path, home: dict, rows: list[dict], seconds
 
 
 def max_batch(project) -> int:
-    return int(re.search(r"^\s+max_batch: (\d+)", project.read("params.yaml"), re.MULTILINE).group(1))
+    return int(yaml.safe_load(project.read("params.yaml"))["service"]["max_batch"])
 
 
 def measure(

@@ -4,8 +4,9 @@ Each case edits params.yaml as a user would (keeping its comments): another offe
 hyperparameters the file suggests for it, and one of another train seed, another split, another
 gate; those are cycled across the models rather than multiplied. The edited project then passes
 what its users and its workflows run: `make test`, `make lint`, `dvc repro`, `release`, `bento`.
-The default model, unedited, goes through the same in test_project.py, test_service_serve.py and
-test_workflow_pr.py.
+The default model goes through the same steps elsewhere: its own tests, lint and `dvc repro` in
+test_project.py, `release` and `bento` in test_service_serve.py, pr.yml with edited
+hyperparameters in test_workflow_pr.py.
 """
 
 import re
