@@ -1,8 +1,11 @@
 """A recording stand-in for the GitHub REST API, for workflows run under act.
 
-Implements only what the generated workflows call (the repository, issue and pull request comments,
-issues with labels, labels, pull requests, CML's asset upload), keeps state in memory, records
-every request, and answers 401 without an Authorization header as GitHub does.
+Implements only what the generated workflows and the `github` commands call (the repository, issue
+and pull request comments, issues with labels, labels, pull requests, CML's asset upload, and the
+settings in fake_github_settings.py), keeps state in memory, records every request, answers 401
+without an Authorization header as GitHub does, and checks every API request against GitHub's REST
+API description (github_rest_spec.py): a request GitHub would not take is answered 422 and kept
+in `violations`.
 Start it with `with FakeGitHub() as gh:` and give `gh.url` to the workflow as
 GITHUB_API_URL.
 """
@@ -15,7 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from .fake_github_settings import SettingsRoutes
+from .github_rest_spec import violation
 
 
 @dataclass
@@ -38,10 +45,20 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class FakeGitHub:
-    def __init__(self, token: str | None = None):
+class FakeGitHub(SettingsRoutes):
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        every_repo_exists: bool = True,
+        git_root: Path | None = None,
+        login: str = "your-github-user",
+    ):
         self.token = token  # when set, any other token is "Bad credentials"
+        self.every_repo_exists = every_repo_exists  # else only the repositories created through the API
+        self._settings_init(git_root, login)
         self.requests: list[Request] = []
+        self.violations: list[str] = []
         self.assets: dict[str, tuple[str, bytes]] = {}
         self.repos: dict[str, Repo] = {}
         self.description, self.license = "A demo model", "MIT"  # what GET /repos/{owner}/{repo} reports
@@ -130,12 +147,14 @@ class FakeGitHub:
                 request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers), body)
                 with fake._lock:
                     fake.requests.append(request)
-                    status, payload = fake._route(request)
-                self._reply(status, payload)
+                    status, payload, *headers = fake._route(request)
+                self._reply(status, payload, *headers)
 
-            def _reply(self, status, payload):
+            def _reply(self, status, payload, headers=None):
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header(
                     "Content-Type", "text/plain" if isinstance(payload, bytes) else "application/json"
                 )
@@ -157,14 +176,23 @@ class FakeGitHub:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() not in ("token", "bearer") or (self.token and token != self.token):
             return 401, {"message": "Bad credentials"}
+        wrong = violation(request.method, path, request.query, request.body)
+        if wrong:
+            self.violations.append(wrong)
+            return 422, {"message": f"Invalid request: {wrong}"}
+        for method, pattern, handler in self._root_routes():
+            found = re.fullmatch(pattern, path)
+            if found and method == request.method:
+                return handler(request, *found.groups())
         match = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", path)
-        if not match:
+        if not match or not (self.every_repo_exists or match.group(1) in self.created):
             return 404, {"message": "Not Found"}
         full_name, rest = match.group(1), match.group(2) or ""
-        for method, pattern, handler in self._routes():
+        routes = [(m, p, None, h) for m, p, h in self._routes()] + self._settings_routes()
+        for method, pattern, kind, handler in routes:
             found = re.fullmatch(pattern, rest)
             if found and method == request.method:
-                return handler(full_name, request, *found.groups())
+                return self._denied(kind, method) or handler(full_name, request, *found.groups())
         return 404, {"message": "Not Found"}
 
     def _routes(self):
@@ -191,13 +219,18 @@ class FakeGitHub:
         return items[(page - 1) * per_page : page * per_page]
 
     def _get_repo(self, full_name, request):
+        return 200, self._repo_json(full_name)
+
+    def _repo_json(self, full_name: str) -> dict:
         owner, name = full_name.split("/")
-        return 200, {
+        created = self.created.get(full_name, {})
+        return {
             "name": name,
             "full_name": full_name,
             "owner": {"login": owner},
             "html_url": f"https://github.com/{full_name}",
-            "clone_url": f"https://github.com/{full_name}.git",
+            "clone_url": created.get("clone_url", f"https://github.com/{full_name}.git"),
+            "private": created.get("private", False),
             "description": self.description,
             "license": {"spdx_id": self.license},
             "default_branch": "main",

@@ -229,6 +229,12 @@ def _retrain_pr(args) -> int:
     return run(load_params(args.params), args.report, args.base, args.branch, args.remote, args.token_kind)
 
 
+def _github(args) -> int:
+    from . import github_doctor, github_setup
+
+    return (github_setup if args.github_command == "setup" else github_doctor).run(args)
+
+
 def _simulate(args) -> int:
     from .simulate import run
 
@@ -257,6 +263,7 @@ COMMANDS = {
     "simulate": (_simulate, "write a resampled, optionally shifted, current dataset"),
     "drift-data": (_drift_data, "get the drift check's current data and reference (drift workflow)"),
     "drift-issue": (_drift_issue, "open the drift issue with a drift report, or comment on the open one"),
+    "github": (_github, "configure the GitHub repository (setup), or say what it lacks (doctor)"),
     "retrain-pr": (_retrain_pr, "push the retrained pipeline's results and open or update its pull request"),
 }
 
@@ -291,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["bento"].add_argument(
         "--export", metavar="DIR", help="also unpack the Bento and its model into DIR: a Docker build context"
     )
-    from . import drift, drift_data, drift_issue, retrain, schema_tools, serve, simulate, sources
+    from . import drift, drift_data, drift_issue, github_doctor, github_setup, retrain, schema_tools, serve
+    from . import simulate, sources
 
     drift.add_arguments(sub.choices["drift"])
     sub.choices["drift"].epilog = "exit status: 0 no drift, 1 drift, 2 bad input"
@@ -302,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     drift_data.add_arguments(sub.choices["drift-data"])
     drift_issue.add_arguments(sub.choices["drift-issue"])
     retrain.add_arguments(sub.choices["retrain-pr"])
+    github = sub.choices["github"].add_subparsers(dest="github_command", required=True, metavar="ACTION")
+    github_setup.add_arguments(github.add_parser("setup", help=github_setup.__doc__.splitlines()[0]))
+    doctor = github.add_parser("doctor", help=github_doctor.__doc__.splitlines()[0])
+    github_doctor.add_arguments(doctor)
+    doctor.epilog = "exit status: 0 nothing missing, 1 something missing, 2 error"
     return parser
 
 

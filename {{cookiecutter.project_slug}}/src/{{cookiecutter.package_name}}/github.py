@@ -82,9 +82,21 @@ class GitHub:
         query: dict | None = None,
         accept: tuple[int, ...] = (),
     ):
-        """The JSON answer to `method /repos/<repository><path>`; None for a status listed in `accept`.
+        """The JSON answer to `method /repos/<repository><path>`; see `api`."""
+        return self.api(method, f"/repos/{self.repository}{path}", body, query=query, accept=accept)
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        *,
+        query: dict | None = None,
+        accept: tuple[int, ...] = (),
+    ):
+        """The JSON answer to `method <api_url><path>`; None for a status listed in `accept`.
         Any other error status is a UserError naming the call, GitHub's message and the likely cause."""
-        url = f"{self.api_url}/repos/{self.repository}{path}"
+        url = f"{self.api_url}{path}"
         if query:
             url += "?" + urllib.parse.urlencode(query)
         headers = {
@@ -131,5 +143,17 @@ def _message(error: urllib.error.HTTPError) -> str:
     details = [e.get("message") or f"{e.get('field')} {e.get('code')}" for e in errors]
     if details:
         message += f" ({'; '.join(details)})"
-    hint = HINTS.get(error.code)
+    hint = _missing_permission(error.headers) if error.code in (403, 404) else ""
+    hint = hint or HINTS.get(error.code)
     return f"{message}; {hint}." if hint else f"{message}."
+
+
+def _missing_permission(headers) -> str:
+    """What GitHub says the call needs: a fine-grained permission, or a classic token's scope."""
+    fine = (headers.get("X-Accepted-GitHub-Permissions") or "").strip()
+    scopes = (headers.get("X-Accepted-OAuth-Scopes") or "").strip()
+    if fine:
+        wanted = " or ".join(part.replace("=", ": ") for part in fine.split(";"))
+        classic = f" (a classic token: the scope {scopes})" if scopes else ""
+        return f"the token needs the permission {wanted}{classic}"
+    return f"the token needs the scope {scopes}" if scopes else ""

@@ -1,0 +1,114 @@
+"""`github doctor`: for each workflow, what it needs that the repository's settings lack, and what
+happens because of it. Exit status 1 when anything is missing."""
+
+import argparse
+from pathlib import Path
+
+from . import repo_needs, repo_state
+from .github import GitHub, add_summary
+from .params import load_params
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY, else from the answers)")
+
+
+def run(args) -> int:
+    import os
+
+    from .github_setup import client
+
+    needs = repo_needs.read()
+    github = client(args.repo or os.environ.get("GITHUB_REPOSITORY"), needs)
+    return report(needs, github, args.params)
+
+
+def report(needs: repo_needs.Needs, github: GitHub, params: str = "params.yaml") -> int:
+    from .drift_issue import LABEL
+
+    state = repo_state.read(github, labels=(LABEL,))
+    drift_current = (load_params(Path(params)).get("drift") or {}).get("current")
+    found = findings(needs, state, drift_current)
+    unchecked = [f"{what}: {why}" for what, why in state.unreadable.items()]
+    lines = [f"- {line}" for line in found] or ["Nothing missing: every workflow has what it needs."]
+    if unchecked:
+        lines += ["", "Not checked, the token may not read them:"] + [f"- {line}" for line in unchecked]
+    text = "\n".join(lines)
+    print(f"github doctor, {github.repository}:\n{text}")
+    add_summary(f"### What the workflows need\n\n{text}")
+    return 1 if found else 0
+
+
+def findings(needs: repo_needs.Needs, state: repo_state.State, drift_current) -> list[str]:
+    from .github_setup import DVC_SECRETS, pull_requests_by_token
+
+    if not state.exists:
+        return [f"{needs.repository}: the repository does not exist: run `github setup` to create it."]
+    found = []
+    variables = state.variables
+    for environment in sorted(needs.environments):
+        users = _workflows(needs, lambda job, e=environment: job.environment == e)
+        if state.environments is None:
+            break
+        current = state.environments.get(environment)
+        if current is None:
+            found.append(
+                f"{users}: no environment {environment}: GitHub creates it, unprotected, at the first run, "
+                "and a run from any branch gets its secrets."
+            )
+        elif current.branches is None:
+            found.append(f"{users}: the environment {environment} takes any branch: a run from any branch gets its secrets.")
+    checks = state.required_checks
+    if checks is not None and needs.required_check not in checks:
+        found.append(
+            f'{repo_needs.PR_WORKFLOW}: {state.default_branch} does not require the check "{needs.required_check}": '
+            "a pull request can merge while its pipeline fails."
+        )
+    if variables is not None:
+        if "MLFLOW_TRACKING_URI" in needs.variables and not variables.get("MLFLOW_TRACKING_URI"):
+            found.append(
+                f"{_workflows(needs, lambda job: 'MLFLOW_TRACKING_URI' in job.variables)}: no MLFLOW_TRACKING_URI: "
+                "each run registers into a SQLite file on the runner that is thrown away, so the gate always "
+                "promotes and nothing persists."
+            )
+        if "DRIFT_CURRENT" in needs.variables and not variables.get("DRIFT_CURRENT") and not drift_current:
+            found.append("drift.yml: no DRIFT_CURRENT and no drift.current: the scheduled check stops at once.")
+    for name in DVC_SECRETS.get(needs.answers.get("dvc_remote"), ()):
+        missing = [job for job in needs.jobs if name in job.secrets and state.has_secret(name, job.environment) is False]
+        if missing:
+            found.append(
+                f"{_workflows(needs, lambda job, m=missing: job in m)}: no secret {name}: the DVC remote is not "
+                "used, so each run reproduces the pipeline from source and the release pushes nothing."
+            )
+    for name in ("REGISTRY_USERNAME", "REGISTRY_PASSWORD"):
+        missing = [job for job in needs.jobs if name in job.secrets and state.has_secret(name, job.environment) is False]
+        if missing:
+            found.append(
+                f"{missing[0].workflow}: no secret {name}: the image push to "
+                f"{needs.answers.get('container_registry')} fails."
+            )
+    found += _pull_request_findings(needs, state, pull_requests_by_token)
+    return found
+
+
+def _pull_request_findings(needs, state, pull_requests_by_token) -> list[str]:
+    variables, secrets = state.variables, state.secrets
+    if variables is None or secrets is None:
+        return []
+    found = []
+    for app, key in (("RETRAIN_APP_ID", "RETRAIN_APP_PRIVATE_KEY"), ("TEMPLATE_UPDATE_APP_ID", "TEMPLATE_UPDATE_APP_PRIVATE_KEY")):
+        jobs = [job for job in needs.jobs if key in job.secrets]
+        if variables.get(app) and jobs and not any(state.has_secret(key, job.environment) for job in jobs):
+            found.append(f"{jobs[0].workflow}: {app} is set but not the secret {key}: the job that needs its token fails.")
+    permitted = (state.workflow_permissions or {}).get("can_approve_pull_request_reviews")
+    if state.workflow_permissions is not None and not permitted:
+        for workflow in pull_requests_by_token(needs, variables, secrets):
+            found.append(
+                f"{workflow}: Actions may not create pull requests and no GitHub App or token is configured: "
+                "the job fails when it opens its pull request."
+            )
+    return found
+
+
+def _workflows(needs: repo_needs.Needs, chosen) -> str:
+    return ", ".join(sorted({job.workflow for job in needs.jobs if chosen(job)}))
