@@ -7,6 +7,7 @@ github-setup` would; the clone's workflows are what they read."""
 
 import base64
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from .act_runner import git, run_act
-from .conftest import clean_env
+from .conftest import bake, clean_env
 from .fake_github import FakeGitHub
 
 pytestmark = pytest.mark.slow
@@ -136,6 +137,28 @@ def test_setup_configures_a_new_repository_so_doctor_finds_nothing_and_a_second_
     assert api.writes() == []
     assert "nothing to change." in second.stdout and "exists: kept" in second.stdout
     assert settings.secrets == {"MLFLOW_TRACKING_PASSWORD": SECRET}
+
+
+def test_the_readmes_first_commands_take_a_generated_folder_to_a_configured_repository(api, tmp_path):
+    """cookiecutter, then the two commands at the top of the README, on a folder never committed."""
+    project = bake(tmp_path / "new", project_name="first steps")
+    readme = project.read("README.md")
+    start = readme.split("## Start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", start, re.DOTALL).group(1)
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands == ["make setup", "make github-setup"]
+    assert re.findall(r"^## .*", readme, re.MULTILINE)[0] == "## Start"
+    env = {"GITHUB_API_URL": api.url, "GITHUB_TOKEN": "ghp_user_token", "GIT_AUTHOR_NAME": "Ada",
+           "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com"}  # fmt: skip
+    project.run(*commands[0].split(), **env)
+    values = "--yes --var MLFLOW_TRACKING_URI=https://mlflow.example.com --var DRIFT_CURRENT=data/current.csv"
+    done = project.run(*commands[1].split(), f"ARGS={values}", **env)
+    assert "Nothing missing: every workflow has what it needs." in done.stdout, done.stdout
+    bare = api.git_root / LOGIN / "first-steps.git"
+    assert git(project.path, "status", "--porcelain") == ""  # the generated files and uv.lock, committed
+    assert git(bare, "rev-parse", "main") == git(project.path, "rev-parse", "HEAD")
+    assert "uv.lock" in git(bare, "ls-tree", "--name-only", "main").split()
+    assert git(project.path, "remote", "get-url", "origin") == bare.as_uri()
 
 
 def test_a_dry_run_and_an_unconfirmed_plan_change_nothing(source, clone, api):

@@ -56,6 +56,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
         ".dvc/config",
         ".dvcignore",
         ".github/dependabot.yml",
+        ".github/workflows/doctor.yml",
         ".github/workflows/drift.yml",
         ".github/workflows/main.yml",
         ".github/workflows/pr.yml",
@@ -73,8 +74,8 @@ def expected_files(answers: dict, package: str) -> set[str]:
             f"{src}/{name}.py"
             for name in (
                 "__init__", "bento", "cli", "data", "drift", "drift_data", "drift_issue", "drift_report",
-                "errors", "evaluate", "features", "github", "metrics", "monitoring", "params", "pipeline",
-                "prediction_log", "registry", "registry_lock", "report", "request_guard", "retrain",
+                "errors", "evaluate", "features", "github", "github_doctor", "github_setup", "metrics", "monitoring", "params", "pipeline",
+                "prediction_log", "registry", "registry_lock", "report", "repo_needs", "repo_state", "request_guard", "retrain",
                 "schema_tools", "serve", "service", "simulate", "sources", "split", "tracking", "train",
                 "validation", "atomic",
             )
@@ -82,7 +83,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_data", "test_drift", "test_drift_data", "test_evaluate", "test_github",
+                "conftest", "test_data", "test_drift", "test_drift_data", "test_evaluate", "test_github", "test_github_settings",
                 "test_metrics", "test_pipeline", "test_registry", "test_report", "test_request_guard",
                 "test_schema_tools", "test_serve", "test_service", "test_simulate", "test_sources", "test_split", "test_train",
                 "test_validation",

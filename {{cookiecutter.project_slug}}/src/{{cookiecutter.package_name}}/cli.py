@@ -298,8 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["bento"].add_argument(
         "--export", metavar="DIR", help="also unpack the Bento and its model into DIR: a Docker build context"
     )
-    from . import drift, drift_data, drift_issue, github_doctor, github_setup, retrain, schema_tools, serve
-    from . import simulate, sources
+    from . import (
+        drift,
+        drift_data,
+        drift_issue,
+        github_doctor,
+        github_setup,
+        retrain,
+        schema_tools,
+        serve,
+        simulate,
+        sources,
+    )
 
     drift.add_arguments(sub.choices["drift"])
     sub.choices["drift"].epilog = "exit status: 0 no drift, 1 drift, 2 bad input"

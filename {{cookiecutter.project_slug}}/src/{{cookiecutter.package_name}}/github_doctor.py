@@ -40,66 +40,94 @@ def report(needs: repo_needs.Needs, github: GitHub, params: str = "params.yaml")
 
 
 def findings(needs: repo_needs.Needs, state: repo_state.State, drift_current) -> list[str]:
-    from .github_setup import DVC_SECRETS, pull_requests_by_token
+    from .github_setup import DVC_SECRETS
 
     if not state.exists:
         return [f"{needs.repository}: the repository does not exist: run `github setup` to create it."]
-    found = []
-    variables = state.variables
-    for environment in sorted(needs.environments):
-        users = _workflows(needs, lambda job, e=environment: job.environment == e)
-        if state.environments is None:
-            break
-        current = state.environments.get(environment)
-        if current is None:
-            found.append(
-                f"{users}: no environment {environment}: GitHub creates it, unprotected, at the first run, "
-                "and a run from any branch gets its secrets."
-            )
-        elif current.branches is None:
-            found.append(f"{users}: the environment {environment} takes any branch: a run from any branch gets its secrets.")
-    checks = state.required_checks
-    if checks is not None and needs.required_check not in checks:
+    found = _environment_findings(needs, state)
+    checks, check = state.required_checks, needs.required_check
+    if checks is not None and check not in checks:
         found.append(
-            f'{repo_needs.PR_WORKFLOW}: {state.default_branch} does not require the check "{needs.required_check}": '
+            f'{repo_needs.PR_WORKFLOW}: {state.default_branch} does not require the check "{check}": '
             "a pull request can merge while its pipeline fails."
         )
-    if variables is not None:
-        if "MLFLOW_TRACKING_URI" in needs.variables and not variables.get("MLFLOW_TRACKING_URI"):
-            found.append(
-                f"{_workflows(needs, lambda job: 'MLFLOW_TRACKING_URI' in job.variables)}: no MLFLOW_TRACKING_URI: "
-                "each run registers into a SQLite file on the runner that is thrown away, so the gate always "
-                "promotes and nothing persists."
-            )
-        if "DRIFT_CURRENT" in needs.variables and not variables.get("DRIFT_CURRENT") and not drift_current:
-            found.append("drift.yml: no DRIFT_CURRENT and no drift.current: the scheduled check stops at once.")
+    variables = state.variables
+    if variables is not None and not variables.get("MLFLOW_TRACKING_URI"):
+        found += _for_jobs(
+            [job for job in needs.jobs if "MLFLOW_TRACKING_URI" in job.variables],
+            "no MLFLOW_TRACKING_URI: each run registers into a SQLite file on the runner that is thrown "
+            "away, so the gate always promotes and nothing persists.",
+        )
+    if variables is not None and not variables.get("DRIFT_CURRENT") and not drift_current:
+        found += _for_jobs(
+            [job for job in needs.jobs if "DRIFT_CURRENT" in job.variables],
+            "no DRIFT_CURRENT and no drift.current: the scheduled check stops at once.",
+        )
     for name in DVC_SECRETS.get(needs.answers.get("dvc_remote"), ()):
-        missing = [job for job in needs.jobs if name in job.secrets and state.has_secret(name, job.environment) is False]
-        if missing:
-            found.append(
-                f"{_workflows(needs, lambda job, m=missing: job in m)}: no secret {name}: the DVC remote is not "
-                "used, so each run reproduces the pipeline from source and the release pushes nothing."
-            )
+        found += _for_jobs(
+            _lacking(needs, state, name),
+            f"no secret {name}: the DVC remote is not used, so each run reproduces the pipeline from source "
+            "and the release pushes nothing.",
+        )
     for name in ("REGISTRY_USERNAME", "REGISTRY_PASSWORD"):
-        missing = [job for job in needs.jobs if name in job.secrets and state.has_secret(name, job.environment) is False]
-        if missing:
-            found.append(
-                f"{missing[0].workflow}: no secret {name}: the image push to "
-                f"{needs.answers.get('container_registry')} fails."
+        registry = needs.answers.get("container_registry")
+        found += _for_jobs(
+            _lacking(needs, state, name), f"no secret {name}: the image push to {registry} fails."
+        )
+    return found + _pull_request_findings(needs, state)
+
+
+def _environment_findings(needs: repo_needs.Needs, state: repo_state.State) -> list[str]:
+    found = []
+    for environment in sorted(needs.environments if state.environments is not None else ()):
+        jobs = [job for job in needs.jobs if job.environment == environment]
+        current = state.environments.get(environment)
+        if current is None:
+            found += _for_jobs(
+                jobs,
+                f"no environment {environment}: GitHub creates it, unprotected, at the first run, "
+                "and a run from any branch gets its secrets.",
             )
-    found += _pull_request_findings(needs, state, pull_requests_by_token)
+        elif current.branches is None:
+            found += _for_jobs(
+                jobs,
+                f"the environment {environment} takes any branch: a run from any branch gets its secrets.",
+            )
     return found
 
 
-def _pull_request_findings(needs, state, pull_requests_by_token) -> list[str]:
+def _lacking(needs: repo_needs.Needs, state: repo_state.State, secret: str) -> list[repo_needs.Job]:
+    """The jobs that read `secret` and get it neither from the repository nor from their environment."""
+    return [
+        job
+        for job in needs.jobs
+        if secret in job.secrets and state.has_secret(secret, job.environment) is False
+    ]
+
+
+def _for_jobs(jobs: list[repo_needs.Job], what: str) -> list[str]:
+    """One finding, prefixed by the workflows of `jobs`; none without jobs."""
+    return [f"{', '.join(sorted({job.workflow for job in jobs}))}: {what}"] if jobs else []
+
+
+def _pull_request_findings(needs: repo_needs.Needs, state: repo_state.State) -> list[str]:
+    from .github_setup import pull_requests_by_token
+
     variables, secrets = state.variables, state.secrets
     if variables is None or secrets is None:
         return []
+    secrets = secrets.union(*(names for names in state.environment_secrets.values() if names))
     found = []
-    for app, key in (("RETRAIN_APP_ID", "RETRAIN_APP_PRIVATE_KEY"), ("TEMPLATE_UPDATE_APP_ID", "TEMPLATE_UPDATE_APP_PRIVATE_KEY")):
+    for app, key in (
+        ("RETRAIN_APP_ID", "RETRAIN_APP_PRIVATE_KEY"),
+        ("TEMPLATE_UPDATE_APP_ID", "TEMPLATE_UPDATE_APP_PRIVATE_KEY"),
+    ):
         jobs = [job for job in needs.jobs if key in job.secrets]
         if variables.get(app) and jobs and not any(state.has_secret(key, job.environment) for job in jobs):
-            found.append(f"{jobs[0].workflow}: {app} is set but not the secret {key}: the job that needs its token fails.")
+            found.append(
+                f"{jobs[0].workflow}: {app} is set but not the secret {key}: "
+                "the job that needs its token fails."
+            )
     permitted = (state.workflow_permissions or {}).get("can_approve_pull_request_reviews")
     if state.workflow_permissions is not None and not permitted:
         for workflow in pull_requests_by_token(needs, variables, secrets):
@@ -108,7 +136,3 @@ def _pull_request_findings(needs, state, pull_requests_by_token) -> list[str]:
                 "the job fails when it opens its pull request."
             )
     return found
-
-
-def _workflows(needs: repo_needs.Needs, chosen) -> str:
-    return ", ".join(sorted({job.workflow for job in needs.jobs if chosen(job)}))

@@ -35,7 +35,9 @@ MLFLOW_SECRETS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLO
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", help="OWNER/NAME (default: github_owner/project_slug of the answers)")
-    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="an Actions variable")
+    parser.add_argument(
+        "--var", action="append", default=[], metavar="NAME=VALUE", help="an Actions variable"
+    )
     parser.add_argument(
         "--secret",
         action="append",
@@ -122,20 +124,19 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return pairs
 
 
+def _declared(name: str, known: set[str], nowhere: str, they: str) -> None:
+    if name not in known:
+        raise UserError(f"{nowhere} {name!r}; {they} {', '.join(sorted(known))}.")
+
+
 def _secret_values(specs: list[str], needs: repo_needs.Needs) -> dict[tuple[str | None, str], str]:
     values = {}
     for spec in specs:
         target, _, path = spec.partition("=")
         environment, _, name = target.rpartition(":")
-        if name not in needs.secrets:
-            raise UserError(
-                f"no workflow reads the secret {name!r}; they read {', '.join(sorted(needs.secrets))}."
-            )
-        if environment and environment not in needs.environments:
-            raise UserError(
-                f"no job runs in the environment {environment!r}; they use "
-                f"{', '.join(sorted(needs.environments))}."
-            )
+        _declared(name, needs.secrets, "no workflow reads the secret", "they read")
+        if environment:
+            _declared(environment, needs.environments, "no job runs in the environment", "they use")
         if path:
             try:
                 value = Path(path).read_text(encoding="utf-8")
@@ -151,24 +152,20 @@ def _secret_values(specs: list[str], needs: repo_needs.Needs) -> dict[tuple[str 
     return values
 
 
-def plan(github: GitHub, needs: repo_needs.Needs, state: repo_state.State, args) -> tuple[list[Step], list[str]]:
+def plan(
+    github: GitHub, needs: repo_needs.Needs, state: repo_state.State, args
+) -> tuple[list[Step], list[str]]:
     variables = {}
     if needs.answers.get("mlflow_tracking_uri"):
         variables["MLFLOW_TRACKING_URI"] = needs.answers["mlflow_tracking_uri"]
     variables |= _pairs(args.var, "--var")
-    strangers = sorted(set(variables) - needs.variables)
-    if strangers:
-        raise UserError(
-            f"no workflow reads the variable {strangers[0]!r}; they read {', '.join(sorted(needs.variables))}."
-        )
+    for name in variables:
+        _declared(name, needs.variables, "no workflow reads the variable", "they read")
     secrets = _secret_values(args.secret, needs)
     reviewers: dict[str, list[str]] = {}
     for spec in args.reviewer:
         ((environment, login),) = _pairs([spec], "--reviewer").items()
-        if environment not in needs.environments:
-            raise UserError(
-                f"no job runs in the environment {environment!r}; they use {', '.join(sorted(needs.environments))}."
-            )
+        _declared(environment, needs.environments, "no job runs in the environment", "they use")
         reviewers.setdefault(environment, []).append(login)
 
     for what in ("variables", "secrets", "environments"):
@@ -180,7 +177,9 @@ def plan(github: GitHub, needs: repo_needs.Needs, state: repo_state.State, args)
     steps += _secret_steps(github, state, secrets, args.overwrite_secrets)
     steps.append(_ruleset_step(github, needs, state))
     final_variables = {**(state.variables or {}), **variables}
-    final_secrets = (state.secrets or set()) | {name for (env, name) in secrets if env is None}
+    final_secrets = (state.secrets or set()).union(
+        {name for _, name in secrets}, *(names for names in state.environment_secrets.values() if names)
+    )
     steps.append(_workflow_permission_step(github, needs, state, final_variables, final_secrets))
     if LABEL not in (state.labels or set()):
         body = {"name": LABEL, "color": LABEL_COLOUR, "description": LABEL_DESCRIPTION}
@@ -194,8 +193,12 @@ def _repository_step(github: GitHub, needs, state, public: bool) -> Step:
     if state.exists:
         return Step("repository", "exists")
     owner, name = github.repository.split("/")
+    commit = _to_commit()
 
     def create() -> None:
+        if commit:
+            _git("add", "-A" if commit == FIRST_COMMIT else "uv.lock")
+            _git("commit", "-q", "-m", "Generated from the template" if commit == FIRST_COMMIT else "Lock")
         me = github.api("GET", "/user")["login"]
         path = "/user/repos" if me.lower() == owner.lower() else f"/orgs/{owner}/repos"
         body = {"name": name, "private": not public, "description": needs.answers.get("description", "")}
@@ -203,18 +206,36 @@ def _repository_step(github: GitHub, needs, state, public: bool) -> Step:
         _push(created["clone_url"], github.token)
 
     visibility = "public" if public else "private"
-    return Step("repository", f"create ({visibility}) under {owner} and push main", create)
+    first = f"commit {commit}, " if commit else ""
+    return Step("repository", f"{first}create ({visibility}) under {owner} and push main", create)
+
+
+FIRST_COMMIT = "the generated files"
+
+
+def _to_commit() -> str:
+    """What must be committed before main is pushed: every workflow installs with `uv sync --locked`."""
+    if not Path("uv.lock").is_file():
+        raise UserError("there is no uv.lock, which every workflow installs from: run `make setup` first.")
+    if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], capture_output=True).returncode != 0:
+        return FIRST_COMMIT
+    return "uv.lock" if _git("status", "--porcelain", "--", "uv.lock") else ""
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        command = next(arg for arg in args if not arg.startswith("-") and "=" not in arg)
+        raise UserError(f"git {command} failed: {(done.stderr.strip().splitlines() or ['no message'])[-1]}")
+    return done.stdout.strip()
 
 
 def _push(url: str, token: str) -> None:
     """Push main with the token in a header for this one command (not stored in .git/config)."""
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    git = ["git", "-c", f"http.extraHeader=Authorization: Basic {basic}"]
-    pushed = subprocess.run([*git, "push", url, "HEAD:refs/heads/main"], capture_output=True, text=True)
-    if pushed.returncode != 0:
-        raise UserError(f"git push to {url} failed: {pushed.stderr.strip().splitlines()[-1]}")
+    _git("-c", f"http.extraHeader=Authorization: Basic {basic}", "push", "-q", url, "HEAD:refs/heads/main")
     if subprocess.run(["git", "remote", "get-url", "origin"], capture_output=True).returncode != 0:
-        subprocess.run(["git", "remote", "add", "origin", url], check=True)
+        _git("remote", "add", "origin", url)
 
 
 def _variable_steps(github: GitHub, state, variables: dict[str, str]) -> list[Step]:
@@ -226,7 +247,11 @@ def _variable_steps(github: GitHub, state, variables: dict[str, str]) -> list[St
             steps.append(Step(f"variable {name}", f"exists: {value}"))
         elif current is None:
             steps.append(
-                Step(f"variable {name}", f"create: {value}", lambda b=body: github.request("POST", "/actions/variables", b))
+                Step(
+                    f"variable {name}",
+                    f"create: {value}",
+                    lambda b=body: github.request("POST", "/actions/variables", b),
+                )
             )
         else:
             steps.append(
@@ -266,7 +291,9 @@ def _environment_steps(github: GitHub, needs, state, reviewers: dict[str, list[s
             }
             github.request("PUT", path, body)
             if current is None or current.branches is None or branch not in current.branches:
-                github.request("POST", f"{path}/deployment-branch-policies", {"name": branch, "type": "branch"})
+                github.request(
+                    "POST", f"{path}/deployment-branch-policies", {"name": branch, "type": "branch"}
+                )
 
         steps.append(Step(f"environment {name}", ", ".join(changes), apply))
     return steps
@@ -281,16 +308,22 @@ def _reviewer(github: GitHub, login: str) -> dict:
 
 def _secret_steps(github: GitHub, state, secrets: dict, overwrite: bool) -> list[Step]:
     steps = []
-    for (environment, name), value in sorted(secrets.items(), key=lambda item: (item[0][0] or "", item[0][1])):
+    for (environment, name), value in sorted(
+        secrets.items(), key=lambda item: (item[0][0] or "", item[0][1])
+    ):
         what = f"secret {environment}:{name}" if environment else f"secret {name}"
         known = state.environment_secrets.get(environment) if environment else state.secrets
         if name in (known or set()) and not overwrite:
-            steps.append(Step(what, "exists: kept (GitHub never shows a value; --overwrite-secrets replaces it)"))
+            steps.append(
+                Step(what, "exists: kept (GitHub never shows a value; --overwrite-secrets replaces it)")
+            )
             continue
         base = f"/environments/{urllib.parse.quote(environment, safe='')}" if environment else ""
 
         def apply(base=base, name=name, value=value) -> None:
-            key = github.request("GET", f"{base}/secrets/public-key" if base else "/actions/secrets/public-key")
+            key = github.request(
+                "GET", f"{base}/secrets/public-key" if base else "/actions/secrets/public-key"
+            )
             sealed = seal(key["key"], value)
             path = f"{base}/secrets/{name}" if base else f"/actions/secrets/{name}"
             github.request("PUT", path, {"encrypted_value": sealed, "key_id": key["key_id"]})
@@ -348,7 +381,9 @@ def _ruleset_step(github: GitHub, needs, state) -> Step:
         return Step(what, f"create: {detail}", lambda: github.request("POST", "/rulesets", wanted))
     if all(_covers(current.get(key), value) for key, value in wanted.items()):
         return Step(what, f"exists: {detail}")
-    return Step(what, f"change: {detail}", lambda: github.request("PUT", f"/rulesets/{current['id']}", wanted))
+    return Step(
+        what, f"change: {detail}", lambda: github.request("PUT", f"/rulesets/{current['id']}", wanted)
+    )
 
 
 def _covers(found, wanted) -> bool:
@@ -408,5 +443,7 @@ def _unknowns(needs, state, variables: dict, secrets: dict, reviewers: dict) -> 
         )
     unset = sorted(needs.environments - set(reviewers))
     if unset:
-        unknown.append(f"who approves jobs of {', '.join(unset)}: --reviewer ENV=LOGIN (none: they run unapproved)")
+        unknown.append(
+            f"who approves jobs of {', '.join(unset)}: --reviewer ENV=LOGIN (none: they run unapproved)"
+        )
     return unknown

@@ -60,7 +60,10 @@ def read(github: GitHub, labels: tuple[str, ...] = ()) -> State:
             secrets=set(),
             environments={},
             branch_rules=[],
-            workflow_permissions={"default_workflow_permissions": "read", "can_approve_pull_request_reviews": False},
+            workflow_permissions={
+                "default_workflow_permissions": "read",
+                "can_approve_pull_request_reviews": False,
+            },
             labels=set(),
         )
     state = State(exists=True, default_branch=repo.get("default_branch") or "main")
