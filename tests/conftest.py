@@ -26,6 +26,7 @@ SLOWEST_FIRST = (
     "test_workflow_main.py",
     "test_own_data.py",
     "test_service_serve.py",
+    "test_github_setup.py",
     "test_demo.py",
     "test_drift_agreement.py",
 )

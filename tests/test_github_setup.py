@@ -212,6 +212,17 @@ def test_a_token_without_a_permission_is_told_which_one(source, clone, api, tmp_
     assert "Not checked, the token may not read them:" in doctor.stdout and "secrets: GitHub answered 403" in doctor.stdout
 
 
+def test_a_repository_of_an_organisation_is_created_in_it_and_public_on_request(source, clone, api):
+    api.login, api.users["ada"] = "ada", 9  # the token's user is not the owner the answers name
+    result = cli(source, clone, api, "setup", "--yes", "--public", "--var", "DRIFT_CURRENT=data/current.csv")
+    assert result.returncode == 1, result.stdout + result.stderr  # the doctor: MLFLOW_TRACKING_URI is unset
+    assert "create (public) under your-github-user" in result.stdout
+    assert api.calls("POST", "/user/repos") == []
+    (create,) = api.calls("POST", f"/orgs/{LOGIN}/repos")
+    assert create.body["private"] is False
+    assert "no MLFLOW_TRACKING_URI" in result.stdout
+
+
 def test_the_github_cli_login_is_used_without_github_token(source, clone, api, tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -279,6 +290,7 @@ def test_doctor_names_each_missing_item_and_what_follows_from_it(source, clone, 
     assert cli(source, clone, api, "doctor").returncode == 0
 
 
+@pytest.mark.workflow
 def test_the_doctor_workflow_writes_its_report_to_the_job_summary(source, clone, api, tmp_path):
     """Run by hand with the workflow's own token: the variables come from `vars`, secrets are not
     readable, and what is missing is in the summary."""
