@@ -47,7 +47,10 @@ class Settings:
     environments: dict = field(default_factory=dict)  # name -> dict (GitHub's shape + "secrets", "key")
     rulesets: dict = field(default_factory=dict)  # id -> ruleset
     workflow_permissions: dict = field(
-        default_factory=lambda: {"default_workflow_permissions": "read", "can_approve_pull_request_reviews": False}
+        default_factory=lambda: {
+            "default_workflow_permissions": "read",
+            "can_approve_pull_request_reviews": False,
+        }
     )
 
 
@@ -91,7 +94,12 @@ class SettingsRoutes:
             ("GET", r"/environments/([^/]+)/secrets/public-key", "secrets", self._public_key),
             ("PUT", r"/environments/([^/]+)/secrets/([^/]+)", "secrets", self._put_secret),
             ("GET", r"/environments/([^/]+)/deployment-branch-policies", None, self._list_branch_policies),
-            ("POST", r"/environments/([^/]+)/deployment-branch-policies", "environments", self._add_branch_policy),
+            (
+                "POST",
+                r"/environments/([^/]+)/deployment-branch-policies",
+                "environments",
+                self._add_branch_policy,
+            ),
             ("GET", r"/rulesets", None, self._list_rulesets),
             ("GET", r"/rulesets/(\d+)", None, self._get_ruleset),
             ("POST", r"/rulesets", "rulesets", self._create_ruleset),
@@ -105,9 +113,11 @@ class SettingsRoutes:
         permission = PERMISSIONS.get(kind or "")
         if permission in self.denied:
             level = "read" if method == "GET" else "write"
-            return 403, {"message": "Resource not accessible by personal access token"}, {
-                "X-Accepted-GitHub-Permissions": f"{permission}={level}"
-            }
+            return (
+                403,
+                {"message": "Resource not accessible by personal access token"},
+                {"X-Accepted-GitHub-Permissions": f"{permission}={level}"},
+            )
         return None
 
     # Users and repositories.
@@ -129,7 +139,12 @@ class SettingsRoutes:
     def _new_repo(self, owner: str, body: dict):
         full_name = f"{owner}/{body['name']}"
         if full_name in self.created:
-            return 422, {"message": "Repository creation failed.", "errors": [{"field": "name", "code": "custom", "message": "name already exists on this account"}]}
+            return 422, {
+                "message": "Repository creation failed.",
+                "errors": [
+                    {"field": "name", "code": "custom", "message": "name already exists on this account"}
+                ],
+            }
         clone_url = f"https://github.com/{full_name}.git"
         if self.git_root:
             bare = self.git_root / owner / f"{body['name']}.git"
@@ -170,7 +185,10 @@ class SettingsRoutes:
         secrets, _ = self._scope(full_name, environment)
         if secrets is None:
             return 404, {"message": "Not Found"}
-        items = [{"name": name, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"} for name in sorted(secrets)]
+        items = [
+            {"name": name, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+            for name in sorted(secrets)
+        ]
         return 200, {"total_count": len(items), "secrets": self._page(items, request.query)}
 
     def _public_key(self, full_name, request, environment=None):
@@ -196,12 +214,24 @@ class SettingsRoutes:
     def _environment_json(self, name: str, env: dict) -> dict:
         rules = []
         if env["reviewers"]:
-            rules.append({"id": 1, "type": "required_reviewers", "reviewers": [
-                {"type": r["type"], "reviewer": {"id": r["id"], "login": self._login_of(r["id"])}} for r in env["reviewers"]
-            ]})
+            rules.append(
+                {
+                    "id": 1,
+                    "type": "required_reviewers",
+                    "reviewers": [
+                        {"type": r["type"], "reviewer": {"id": r["id"], "login": self._login_of(r["id"])}}
+                        for r in env["reviewers"]
+                    ],
+                }
+            )
         if env["deployment_branch_policy"]:
             rules.append({"id": 2, "type": "branch_policy"})
-        return {"id": 1, "name": name, "protection_rules": rules, "deployment_branch_policy": env["deployment_branch_policy"]}
+        return {
+            "id": 1,
+            "name": name,
+            "protection_rules": rules,
+            "deployment_branch_policy": env["deployment_branch_policy"],
+        }
 
     def _login_of(self, user_id: int) -> str:
         return next(login for login, i in self.users.items() if i == user_id)
@@ -216,7 +246,9 @@ class SettingsRoutes:
         reviewers = body.get("reviewers") or []
         unknown = [r["id"] for r in reviewers if r["id"] not in self.users.values()]
         if unknown:
-            return 422, {"message": f"Validation Failed: reviewer {unknown[0]} is not a user of this repository"}
+            return 422, {
+                "message": f"Validation Failed: reviewer {unknown[0]} is not a user of this repository"
+            }
         envs = self.settings(full_name).environments
         env = envs.setdefault(unquote(name), {"secrets": {}, "key": Sealed(), "branch_policies": []})
         env["reviewers"] = reviewers
@@ -236,13 +268,20 @@ class SettingsRoutes:
             return 404, {"message": "Not Found"}  # GitHub's answer without custom branch policies
         if any(p["name"] == request.body["name"] for p in env["branch_policies"]):
             return 303, {"message": "A policy with this name already exists"}
-        item = {"id": len(env["branch_policies"]) + 1, "name": request.body["name"], "type": request.body.get("type", "branch")}
+        item = {
+            "id": len(env["branch_policies"]) + 1,
+            "name": request.body["name"],
+            "type": request.body.get("type", "branch"),
+        }
         env["branch_policies"].append(item)
         return 200, item
 
     # Rulesets.
     def _list_rulesets(self, full_name, request):
-        items = [{"id": i, "name": r["name"], "target": r["target"], "enforcement": r["enforcement"]} for i, r in self.settings(full_name).rulesets.items()]
+        items = [
+            {"id": i, "name": r["name"], "target": r["target"], "enforcement": r["enforcement"]}
+            for i, r in self.settings(full_name).rulesets.items()
+        ]
         return 200, self._page(items, request.query)
 
     def _get_ruleset(self, full_name, request, ruleset_id):
@@ -254,7 +293,12 @@ class SettingsRoutes:
         if any(r["name"] == request.body["name"] for r in rulesets.values()):
             return 422, {"message": "Validation Failed", "errors": ["Name must be unique"]}
         ruleset_id = next(self._rule_ids)
-        rulesets[ruleset_id] = {**request.body, "id": ruleset_id, "source_type": "Repository", "source": full_name}
+        rulesets[ruleset_id] = {
+            **request.body,
+            "id": ruleset_id,
+            "source_type": "Repository",
+            "source": full_name,
+        }
         return 201, rulesets[ruleset_id]
 
     def _update_ruleset(self, full_name, request, ruleset_id):
@@ -269,7 +313,8 @@ class SettingsRoutes:
             {**rule, "ruleset_source_type": "Repository", "ruleset_source": full_name, "ruleset_id": i}
             for i, ruleset in self.settings(full_name).rulesets.items()
             if ruleset.get("enforcement") == "active"
-            and ruleset.get("conditions", {}).get("ref_name", {}).get("include") in (["~DEFAULT_BRANCH"], [f"refs/heads/{unquote(branch)}"])
+            and ruleset.get("conditions", {}).get("ref_name", {}).get("include")
+            in (["~DEFAULT_BRANCH"], [f"refs/heads/{unquote(branch)}"])
             for rule in ruleset.get("rules", [])
         ]
         return 200, self._page(rules, request.query)

@@ -110,17 +110,26 @@ def test_setup_configures_a_new_repository_so_doctor_finds_nothing_and_a_second_
         assert len(base64.b64decode(put.body["encrypted_value"])) > 48  # a sealed box: key, MAC, text
 
     workflows = {p.name for p in (clone / ".github/workflows").glob("*.yml")}
-    environments = {"release", "retrain"} | ({"template-update"} if "template-update.yml" in workflows else set())
+    environments = {"release", "retrain"} | (
+        {"template-update"} if "template-update.yml" in workflows else set()
+    )
     assert set(settings.environments) == environments
     for name, env in settings.environments.items():
-        assert env["deployment_branch_policy"] == {"protected_branches": False, "custom_branch_policies": True}
+        assert env["deployment_branch_policy"] == {
+            "protected_branches": False,
+            "custom_branch_policies": True,
+        }
         assert [p["name"] for p in env["branch_policies"]] == ["main"]
-        assert env["reviewers"] == ([{"type": "User", "id": 7}, {"type": "User", "id": 8}] if name == "release" else [])
+        assert env["reviewers"] == (
+            [{"type": "User", "id": 7}, {"type": "User", "id": 8}] if name == "release" else []
+        )
 
     # main takes pull requests only, and needs the check of pr.yml's pipeline job, by its name.
     pr = yaml.safe_load((clone / ".github/workflows/pr.yml").read_text())
     (ruleset,) = settings.rulesets.values()
-    assert ruleset["enforcement"] == "active" and ruleset["conditions"]["ref_name"]["include"] == ["~DEFAULT_BRANCH"]
+    assert ruleset["enforcement"] == "active" and ruleset["conditions"]["ref_name"]["include"] == [
+        "~DEFAULT_BRANCH"
+    ]
     rules = {rule["type"]: rule.get("parameters") for rule in ruleset["rules"]}
     assert {"pull_request", "deletion", "non_fast_forward"} <= set(rules)
     checks = rules["required_status_checks"]["required_status_checks"]
@@ -179,10 +188,26 @@ def test_a_dry_run_and_an_unconfirmed_plan_change_nothing(source, clone, api):
     [
         (["--secret", "NOT_A_SECRET"], {}, "no workflow reads the secret 'NOT_A_SECRET'; they read "),
         (["--var", "NOPE=1"], {}, "no workflow reads the variable 'NOPE'; they read "),
-        (["--var", "DRIFT_CURRENT"], {}, "--var 'DRIFT_CURRENT' is not NAME=VALUE; write it as --var NAME=VALUE."),
-        (["--secret", "MLFLOW_TRACKING_TOKEN"], {}, "--secret MLFLOW_TRACKING_TOKEN: set the environment variable"),
-        (["--secret", "MLFLOW_TRACKING_TOKEN"], {"MLFLOW_TRACKING_TOKEN": " "}, "the secret MLFLOW_TRACKING_TOKEN would be empty"),
-        (["--secret", "prod:MLFLOW_TRACKING_TOKEN=x"], {}, "no job runs in the environment 'prod'; they use release, retrain"),
+        (
+            ["--var", "DRIFT_CURRENT"],
+            {},
+            "--var 'DRIFT_CURRENT' is not NAME=VALUE; write it as --var NAME=VALUE.",
+        ),
+        (
+            ["--secret", "MLFLOW_TRACKING_TOKEN"],
+            {},
+            "--secret MLFLOW_TRACKING_TOKEN: set the environment variable",
+        ),
+        (
+            ["--secret", "MLFLOW_TRACKING_TOKEN"],
+            {"MLFLOW_TRACKING_TOKEN": " "},
+            "the secret MLFLOW_TRACKING_TOKEN would be empty",
+        ),
+        (
+            ["--secret", "prod:MLFLOW_TRACKING_TOKEN=x"],
+            {},
+            "no job runs in the environment 'prod'; they use release, retrain",
+        ),
         (["--reviewer", "release=nobody-here"], {}, "no GitHub user 'nobody-here'; name an existing login"),
     ],
 )
@@ -195,21 +220,34 @@ def test_bad_arguments_are_one_sentence_and_write_nothing(source, clone, api, ar
 
 
 def test_a_token_without_a_permission_is_told_which_one(source, clone, api, tmp_path):
-    assert cli(source, clone, api, *full_setup_args(tmp_path), MLFLOW_TRACKING_PASSWORD=SECRET).returncode == 0
+    assert (
+        cli(source, clone, api, *full_setup_args(tmp_path), MLFLOW_TRACKING_PASSWORD=SECRET).returncode == 0
+    )
     api.denied.add("secrets")
     api.requests.clear()
-    result = cli(source, clone, api, "setup", "--yes", "--secret", "MLFLOW_TRACKING_USERNAME", MLFLOW_TRACKING_USERNAME="ci")
+    result = cli(
+        source,
+        clone,
+        api,
+        "setup",
+        "--yes",
+        "--secret",
+        "MLFLOW_TRACKING_USERNAME",
+        MLFLOW_TRACKING_USERNAME="ci",
+    )
     assert result.returncode == 2
-    repository = f"{LOGIN}/{source.path.name}"
     assert result.stderr.strip().splitlines() == [
-        f"error: cannot read the repository's secrets: GitHub answered 403 to GET /repos/{repository}/actions/secrets: "
+        "error: cannot read the repository's secrets: GitHub answered 403 to GET /actions/secrets: "
         "Resource not accessible by personal access token; the token needs the permission secrets: read."
     ]
     assert api.writes() == []
     # The doctor checks what it can read and names what it could not.
     doctor = cli(source, clone, api, "doctor")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    assert "Not checked, the token may not read them:" in doctor.stdout and "secrets: GitHub answered 403" in doctor.stdout
+    assert (
+        "Not checked, the token may not read them:" in doctor.stdout
+        and "secrets: GitHub answered 403" in doctor.stdout
+    )
 
 
 def test_a_repository_of_an_organisation_is_created_in_it_and_public_on_request(source, clone, api):
@@ -277,10 +315,17 @@ MISSING = {
 
 
 def test_doctor_names_each_missing_item_and_what_follows_from_it(source, clone, api, tmp_path):
-    assert cli(source, clone, api, *full_setup_args(tmp_path), MLFLOW_TRACKING_PASSWORD=SECRET).returncode == 0
+    assert (
+        cli(source, clone, api, *full_setup_args(tmp_path), MLFLOW_TRACKING_PASSWORD=SECRET).returncode == 0
+    )
     settings = api.settings(f"{LOGIN}/{source.path.name}")
     for case, (change, expected) in MISSING.items():
-        saved = (dict(settings.variables), dict(settings.environments), dict(settings.rulesets), dict(settings.workflow_permissions))
+        saved = (
+            dict(settings.variables),
+            dict(settings.environments),
+            dict(settings.rulesets),
+            dict(settings.workflow_permissions),
+        )
         unset(settings, **change)
         result = cli(source, clone, api, "doctor")
         assert result.returncode == 1, f"{case}: {result.stdout}{result.stderr}"
@@ -294,7 +339,9 @@ def test_doctor_names_each_missing_item_and_what_follows_from_it(source, clone, 
 def test_the_doctor_workflow_writes_its_report_to_the_job_summary(source, clone, api, tmp_path):
     """Run by hand with the workflow's own token: the variables come from `vars`, secrets are not
     readable, and what is missing is in the summary."""
-    assert cli(source, clone, api, *full_setup_args(tmp_path), MLFLOW_TRACKING_PASSWORD=SECRET).returncode == 0
+    assert (
+        cli(source, clone, api, *full_setup_args(tmp_path), MLFLOW_TRACKING_PASSWORD=SECRET).returncode == 0
+    )
     repository = f"{LOGIN}/{source.path.name}"
     api.settings(repository).rulesets.clear()
     api.denied |= {"secrets", "variables", "administration"}  # what GITHUB_TOKEN may not read

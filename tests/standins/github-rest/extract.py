@@ -77,7 +77,8 @@ def excerpt(description: dict) -> dict:
     if missing:
         sys.exit(f"not in the description: {', '.join(missing)}")
     return {
-        "source": "@octokit/openapi " + description["info"]["version"]
+        "source": "@octokit/openapi "
+        + description["info"]["version"]
         + ": generated/api.github.com.deref.json (GitHub's github/rest-api-description, MIT)",
         "operations": [found[name] | {"operationId": name} for name in OPERATIONS],
     }

@@ -82,8 +82,9 @@ class GitHub:
         query: dict | None = None,
         accept: tuple[int, ...] = (),
     ):
-        """The JSON answer to `method /repos/<repository><path>`; see `api`."""
-        return self.api(method, f"/repos/{self.repository}{path}", body, query=query, accept=accept)
+        """The JSON answer to `method /repos/<repository><path>`; see `api` (errors name `path`)."""
+        full = f"/repos/{self.repository}{path}"
+        return self.api(method, full, body, query=query, accept=accept, shown=path)
 
     def api(
         self,
@@ -93,6 +94,7 @@ class GitHub:
         *,
         query: dict | None = None,
         accept: tuple[int, ...] = (),
+        shown: str | None = None,
     ):
         """The JSON answer to `method <api_url><path>`; None for a status listed in `accept`.
         Any other error status is a UserError naming the call, GitHub's message and the likely cause."""
@@ -116,7 +118,8 @@ class GitHub:
         except urllib.error.HTTPError as error:
             if error.code in accept:
                 return None
-            raise UserError(f"GitHub answered {error.code} to {method} {path}: {_message(error)}") from error
+            call = f"{method} {shown or path}"
+            raise UserError(f"GitHub answered {error.code} to {call}: {_message(error)}") from error
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             reason = getattr(error, "reason", error)
             raise UserError(f"could not reach the GitHub API at {self.api_url} ({reason}).") from error
