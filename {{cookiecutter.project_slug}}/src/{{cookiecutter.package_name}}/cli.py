@@ -1,6 +1,7 @@
 """The command line: one subcommand per concern. Workflows and the Makefile call these."""
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -268,7 +269,20 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+OWN_ARGUMENTS = {  # command -> the module whose add_arguments() declares its arguments
+    "drift": "drift",
+    "simulate": "simulate",
+    "source": "sources",
+    "schema": "schema_tools",
+    "serve": "serve",
+    "drift-data": "drift_data",
+    "drift-issue": "drift_issue",
+    "retrain-pr": "retrain",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or, given the command being run, only that command's arguments."""
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.package_name }}", description=__doc__)
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
     parser.add_argument("--schema", default="schema.yaml", help="data schema file (default: %(default)s)")
@@ -298,44 +312,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["bento"].add_argument(
         "--export", metavar="DIR", help="also unpack the Bento and its model into DIR: a Docker build context"
     )
-    from . import (
-        drift,
-        drift_data,
-        drift_issue,
-        github_doctor,
-        github_setup,
-        retrain,
-        schema_tools,
-        serve,
-        simulate,
-        sources,
-    )
-
-    drift.add_arguments(sub.choices["drift"])
     sub.choices["drift"].epilog = "exit status: 0 no drift, 1 drift, 2 bad input"
-    simulate.add_arguments(sub.choices["simulate"])
-    sources.add_arguments(sub.choices["source"])
-    schema_tools.add_arguments(sub.choices["schema"])
-    serve.add_arguments(sub.choices["serve"])
-    drift_data.add_arguments(sub.choices["drift-data"])
-    drift_issue.add_arguments(sub.choices["drift-issue"])
-    retrain.add_arguments(sub.choices["retrain-pr"])
+    # The modules that declare their own arguments are imported only for their own command
+    # (`drift` imports pandas: seconds that `github doctor` or `drift-issue` need not wait).
+    for name, module in OWN_ARGUMENTS.items():
+        if command in (None, name):
+            importlib.import_module(f".{module}", __package__).add_arguments(sub.choices[name])
     github = sub.choices["github"].add_subparsers(dest="github_command", required=True, metavar="ACTION")
-    github_setup.add_arguments(github.add_parser("setup", help=github_setup.__doc__.splitlines()[0]))
-    doctor = github.add_parser("doctor", help=github_doctor.__doc__.splitlines()[0])
-    github_doctor.add_arguments(doctor)
-    doctor.epilog = "exit status: 0 nothing missing, 1 something missing, 2 error"
+    if command in (None, "github"):
+        from . import github_doctor, github_setup
+
+        github_setup.add_arguments(github.add_parser("setup", help=github_setup.__doc__.splitlines()[0]))
+        doctor = github.add_parser("doctor", help=github_doctor.__doc__.splitlines()[0])
+        github_doctor.add_arguments(doctor)
+        doctor.epilog = "exit status: 0 nothing missing, 1 something missing, 2 error"
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((arg for arg in argv if arg in COMMANDS), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return args.handler(args)
     except Exception as exc:
-        from .tracking import server_lost
+        error = exc if isinstance(exc, UserError) else None
+        if error is None:
+            from .tracking import server_lost  # imports pandas: only for an unexpected error
 
-        error = exc if isinstance(exc, UserError) else server_lost(exc)
+            error = server_lost(exc)
         if error is None:
             raise
         print(f"error: {error}", file=sys.stderr)
