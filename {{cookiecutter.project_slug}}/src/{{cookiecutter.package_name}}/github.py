@@ -73,18 +73,9 @@ class GitHub:
     def owner(self) -> str:
         return self.repository.split("/")[0]
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: dict | None = None,
-        *,
-        query: dict | None = None,
-        accept: tuple[int, ...] = (),
-    ):
+    def request(self, method: str, path: str, body: dict | None = None, **options):
         """The JSON answer to `method /repos/<repository><path>`; see `api` (errors name `path`)."""
-        full = f"/repos/{self.repository}{path}"
-        return self.api(method, full, body, query=query, accept=accept, shown=path)
+        return self.api(method, f"/repos/{self.repository}{path}", body, shown=path, **options)
 
     def api(
         self,
@@ -125,11 +116,13 @@ class GitHub:
             raise UserError(f"could not reach the GitHub API at {self.api_url} ({reason}).") from error
         return json.loads(text) if text.strip() else None
 
-    def list(self, path: str, query: dict | None = None, pages: int = 10) -> list:
-        """Every item of a list endpoint, 100 a page, up to `pages` pages."""
+    def list(self, path: str, query: dict | None = None, pages: int = 10, key: str | None = None) -> list:
+        """Every item of a list endpoint, 100 a page, up to `pages` pages; `key` names the list in
+        answers that wrap it (`{"total_count": n, key: [...]}`)."""
         items: list = []
         for page in range(1, pages + 1):
-            batch = self.request("GET", path, query={**(query or {}), "per_page": 100, "page": page}) or []
+            answer = self.request("GET", path, query={**(query or {}), "per_page": 100, "page": page})
+            batch = ((answer or {}).get(key) if key else answer) or []
             items += batch
             if len(batch) < 100:
                 break

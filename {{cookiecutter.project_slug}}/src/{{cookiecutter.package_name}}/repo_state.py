@@ -108,29 +108,17 @@ def _quote(name: str) -> str:
 
 
 def _variables(github: GitHub) -> dict[str, str]:
-    found = _pages(github, "/actions/variables", "variables")
+    found = github.list("/actions/variables", key="variables")
     return {item["name"]: item["value"] for item in found}
 
 
 def _names(github: GitHub, path: str, key: str) -> set[str]:
-    return {item["name"] for item in _pages(github, path, key)}
-
-
-def _pages(github: GitHub, path: str, key: str) -> list[dict]:
-    """The items of a list endpoint that wraps them as {"total_count": n, key: [...]}."""
-    items: list[dict] = []
-    for page in range(1, 11):
-        answer = github.request("GET", path, query={"per_page": 100, "page": page}) or {}
-        batch = answer.get(key) or []
-        items += batch
-        if len(batch) < 100:
-            break
-    return items
+    return {item["name"] for item in github.list(path, key=key)}
 
 
 def _environments(github: GitHub) -> dict[str, Environment]:
     found = {}
-    for env in _pages(github, "/environments", "environments"):
+    for env in github.list("/environments", key="environments"):
         reviewers = [
             {"type": r["type"], "id": r["reviewer"]["id"]}
             for rule in env.get("protection_rules") or []
@@ -143,7 +131,7 @@ def _environments(github: GitHub) -> dict[str, Environment]:
             branches = {"(protected branches)"}
         elif policy and policy.get("custom_branch_policies"):
             path = f"/environments/{_quote(env['name'])}/deployment-branch-policies"
-            branches = {p["name"] for p in _pages(github, path, "branch_policies")}
+            branches = {p["name"] for p in github.list(path, key="branch_policies")}
         found[env["name"]] = Environment(reviewers, branches)
     return found
 
