@@ -1,6 +1,7 @@
 """After generation: what files cannot express. No network.
 
-Initialise git so DVC can track the pipeline; a missing git is reported, not a crash.
+Remove the folders an answer left empty (deploy/ without deployment manifests): a file's name
+can be conditional, a folder's cannot. Initialise git so DVC can track the pipeline; a missing git is reported, not a crash.
 Record the template's commit and the answers in .cruft.json, so `cruft update` can bring
 later template changes: Jinja cannot know the commit it renders from.
 """
@@ -19,6 +20,12 @@ ABBREVIATIONS = {
     "bb": "https://bitbucket.org/{0}",
 }
 MACHINE_KEYS = ("_output_dir", "_repo_dir")  # paths of the generating machine, useless to anyone else
+
+
+def remove_empty_folders(root: Path) -> None:
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def init_git() -> str:
@@ -90,6 +97,7 @@ def link_template(answers: dict, project: Path, cwd: str | None) -> str:
 
 def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | jsonify }}""")
+    remove_empty_folders(Path.cwd())
     for message in (init_git(), link_template(answers, Path.cwd(), os.environ.get("PWD"))):
         if message:
             print(message)

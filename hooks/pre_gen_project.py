@@ -14,6 +14,7 @@ SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
 DATASETS = {"classification": ("breast_cancer", "wine"), "regression": ("diabetes",)}
 REMOTE_SCHEMES = {"s3": "s3://", "gcs": "gs://", "azure": "azure://"}
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
+DEPLOY_CHOICES = ("argocd", "flux", "kustomize", "none")
 # Importing the project package must not shadow what the project itself imports.
 TAKEN_NAMES = {
     "bentoml", "cml", "dvc", "joblib", "matplotlib", "mlflow", "numpy", "pandas", "pytest",
@@ -181,6 +182,12 @@ def check_license(value: str) -> str | None:
     return None
 
 
+def check_deploy(value: str) -> str | None:
+    if value not in DEPLOY_CHOICES:
+        return f"deploy {value!r} is not offered; choose one of {', '.join(DEPLOY_CHOICES)}."
+    return None
+
+
 def problems(a: dict) -> list[str]:
     checks = [
         check_text("project_name", a["project_name"]),
@@ -197,6 +204,7 @@ def problems(a: dict) -> list[str]:
         check_registry(a["container_registry"]),
         check_cron(a["drift_schedule"]),
         check_license(a["license"]),
+        check_deploy(a["deploy"]),
     ]
     return [message for message in checks if message]
 
