@@ -41,6 +41,10 @@ ACTIONS: dict[str, tuple[str, Path | None]] = {
         "1b10c78c7865c340bc4f6099eb2f838309f1e8c3",
         STANDINS / "actions/create-github-app-token",
     ),
+    "actions/attest-build-provenance": (
+        "a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32",
+        STANDINS / "actions/attest-build-provenance",
+    ),
     "docker/setup-buildx-action": (
         "37fe631027851001ddb9b187196cc803df7f5f0e",
         STANDINS / "docker/setup-buildx-action",

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from {{ cookiecutter.package_name }} import drift_issue, retrain
+from {{ cookiecutter.package_name }} import drift_issue, proposal, retrain
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.github import GitHub
 
@@ -356,7 +356,7 @@ def test_an_open_pull_request_is_updated_and_its_branch_replaced(api, clone, par
 def test_the_push_token_goes_to_the_github_server_only_and_not_to_the_command_line(monkeypatch):
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example.com")
     monkeypatch.delenv("GIT_CONFIG_COUNT", raising=False)
-    env = retrain.push_env("secret-token")
+    env = proposal.push_env("secret-token")
     assert env["GIT_CONFIG_COUNT"] == "1"
     assert env["GIT_CONFIG_KEY_0"] == "http.https://github.example.com/.extraheader"
     assert env["GIT_CONFIG_VALUE_0"] == "AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46c2VjcmV0LXRva2Vu"

@@ -166,7 +166,8 @@ def _rollback(args) -> int:
     new, old = rollback(params, args.version)
     message = (
         f"Rolled back {params['mlflow']['registered_model']}: champion is version {new}, "
-        f"previous-champion is version {old}."
+        f"previous-champion is version {old}. This moves the registry's champion only: what runs in "
+        "staging and production is deploy/overlays, rolled back by reverting its change."
     )
     print(message)
     add_summary(message)
@@ -236,6 +237,17 @@ def _github(args) -> int:
     return (github_setup if args.github_command == "setup" else github_doctor).run(args)
 
 
+def _deploy(args) -> int:
+    params = load_params(args.params)
+    if args.deploy_command == "aliases":
+        from .deploy_aliases import run
+
+        return run(params)
+    from . import deploy_pr
+
+    return (deploy_pr.stage if args.deploy_command == "stage" else deploy_pr.promote)(params, args)
+
+
 def _simulate(args) -> int:
     from .simulate import run
 
@@ -256,7 +268,11 @@ COMMANDS = {
     "register": (_register, "register the pipeline's model as a version of the registered model"),
     "promote": (_promote, "make a version @champion if it beats the champion and passes the floors"),
     "release": (_release, "register, then promote, in one process: what a merge to main runs"),
-    "rollback": (_rollback, "move @champion back to @previous-champion, or to a given version"),
+    "rollback": (
+        _rollback,
+        "move @champion back to @previous-champion, or to a given version (the registry only: a "
+        "deployment rolls back by reverting its change to deploy/overlays)",
+    ),
     "show": (_show, "registered versions with their aliases and metrics"),
     "bento": (_bento, "build the Bento: the service with the @champion model"),
     "serve": (_serve, "serve the last built Bento locally, logging predictions for the drift check"),
@@ -264,6 +280,7 @@ COMMANDS = {
     "simulate": (_simulate, "write a resampled, optionally shifted, current dataset"),
     "drift-data": (_drift_data, "get the drift check's current data and reference (drift workflow)"),
     "drift-issue": (_drift_issue, "open the drift issue with a drift report, or comment on the open one"),
+    "deploy": (_deploy, "propose a release for staging (stage) or production (promote); aliases from git"),
     "github": (_github, "configure the GitHub repository (setup), or say what it lacks (doctor)"),
     "retrain-pr": (_retrain_pr, "push the retrained pipeline's results and open or update its pull request"),
 }
@@ -326,6 +343,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         doctor = github.add_parser("doctor", help=github_doctor.__doc__.splitlines()[0])
         github_doctor.add_arguments(doctor)
         doctor.epilog = "exit status: 0 nothing missing, 1 something missing, 2 error"
+    deploy = sub.choices["deploy"].add_subparsers(dest="deploy_command", required=True, metavar="ACTION")
+    stage = deploy.add_parser("stage", help="propose the image main.yml pushed for staging")
+    promote = deploy.add_parser("promote", help="propose staging's release for production")
+    deploy.add_parser("aliases", help="set the registry's staging and production aliases to the overlays'")
+    if command in (None, "deploy"):
+        from .deploy_pr import add_arguments
+
+        add_arguments(stage, promote)
     return parser
 
 

@@ -1,31 +1,24 @@
 """The retraining pull request: after the drift workflow re-ran the pipeline on a fresh ingest of
 the source, its results (dvc.lock, metrics, plots) go to the branch `retrain-on-drift` and ONE pull
-request from it, opened the first time and updated (the branch force-pushed) while it stays open.
-The branch belongs to the workflow: commit review changes elsewhere.
+request from it (see proposal.py). The branch belongs to the workflow: commit review changes elsewhere.
 
 Nothing is proposed when dvc.lock did not change: the source has no new data since the current
 model was trained, and training on the same data again gives the same model.
 
-Run after `dvc repro`, in a clone whose `origin` is the GitHub repository (actions/checkout makes
-it so). The push authenticates with $GITHUB_TOKEN for $GITHUB_SERVER_URL, kept out of the command
-line and of .git/config.
+Run after `dvc repro`, in a clone whose `origin` is the GitHub repository.
 """
 
-import base64
 import json
 import os
-import subprocess
 from pathlib import Path
 
 from .errors import UserError
 from .github import GitHub, add_summary, run_url, set_outputs
 from .pipeline import LOCK_PATH, committed, lock_hashes, outputs
+from .proposal import GITHUB_TOKEN_NOTE, TOKEN_KIND_HELP, TOKEN_KINDS, commit_and_push, git, open_or_update
 
 BRANCH = "retrain-on-drift"
 TITLE = "Retrain on new data after drift"
-BOT_NAME = "github-actions[bot]"
-BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
-TOKEN_KINDS = ("github", "app", "token")
 
 
 def add_arguments(parser) -> None:
@@ -45,18 +38,8 @@ def add_arguments(parser) -> None:
         "--token-kind",
         choices=TOKEN_KINDS,
         default="github",
-        help="what $GITHUB_TOKEN is: the workflow's own token (its pull requests start no workflow), "
-        "a GitHub App's or a personal one (default: %(default)s)",
+        help=TOKEN_KIND_HELP,
     )
-
-
-def git(*args: str, env: dict | None = None) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        command = next(a for a in args if not a.startswith("-") and "=" not in a)  # past any -c options
-        raise UserError(f"`git {command}` failed: {lines[-1]}")
-    return result.stdout.strip()
 
 
 def lock_changed() -> bool:
@@ -127,59 +110,8 @@ def compose(params: dict, base: str, found: str, token_kind: str, outs: dict) ->
     if link:
         sections.append(f"Retrained in [this run of the drift workflow]({link}).\n")
     if token_kind == "github":
-        sections.append(
-            "> [!NOTE]\n> Opened with the workflow's GITHUB_TOKEN, so GitHub started no checks for it: "
-            "close and reopen this pull request to run pr.yml, or configure the GitHub App or token "
-            "described in `.github/workflows/drift.yml`.\n"
-        )
+        sections.append(GITHUB_TOKEN_NOTE.format(workflow=".github/workflows/drift.yml"))
     return "\n".join(sections)
-
-
-def push_env(token: str) -> dict:
-    """The environment of `git push`: the token as an HTTP header for the GitHub server only."""
-    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        print(f"::add-mask::{basic}")
-    index = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
-    return {
-        **os.environ,
-        "GIT_CONFIG_COUNT": str(index + 1),
-        f"GIT_CONFIG_KEY_{index}": f"http.{server}/.extraheader",
-        f"GIT_CONFIG_VALUE_{index}": f"AUTHORIZATION: basic {basic}",
-    }
-
-
-def commit_and_push(files: list[str], branch: str, remote: str, message: list[str], token: str) -> str:
-    identity = []
-    if not git_config("user.email"):  # a runner has no identity: commit as the Actions bot
-        identity = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
-    git("switch", "--quiet", "-C", branch)
-    git("add", "--", *files)
-    git(*identity, "commit", "--quiet", *(arg for paragraph in message for arg in ("-m", paragraph)))
-    git("push", "--quiet", "--force", remote, f"HEAD:refs/heads/{branch}", env=push_env(token))
-    return git("rev-parse", "HEAD")
-
-
-def git_config(key: str) -> str:
-    result = subprocess.run(["git", "config", key], capture_output=True, text=True)
-    return result.stdout.strip()
-
-
-def open_or_update(github: GitHub, branch: str, base: str, text: str) -> tuple[str, dict]:
-    pulls = github.list("/pulls", {"state": "open", "head": f"{github.owner}:{branch}"})
-    if pulls:
-        pull = github.request("PATCH", f"/pulls/{pulls[0]['number']}", {"title": TITLE, "body": text})
-        return "updated", pull
-    try:
-        pull = github.request("POST", "/pulls", {"title": TITLE, "head": branch, "base": base, "body": text})
-    except UserError as exc:
-        raise UserError(
-            f"{exc} The branch {branch} is pushed; if the token is the workflow's own, allow GitHub "
-            "Actions to create pull requests (Settings > Actions > General) or configure the token "
-            "described in drift.yml."
-        ) from exc
-    return "opened", pull
 
 
 def run(params: dict, report: str, base: str, branch: str, remote: str, token_kind: str) -> int:
@@ -202,7 +134,8 @@ def run(params: dict, report: str, base: str, branch: str, remote: str, token_ki
     text = compose(params, head, found, token_kind, outs)
     files = [str(LOCK_PATH)] + [o.path for o in outs.values() if not o.cached and Path(o.path).exists()]
     commit = commit_and_push(files, branch, remote, [TITLE, f"Drift check: {found}"], github.token)
-    action, pull = open_or_update(github, branch, base, text)
+    hint = "configure the token described in drift.yml"
+    action, pull = open_or_update(github, branch, base, TITLE, text, hint)
     url = pull.get("html_url", "")
     line = f"{action} pull request #{pull['number']} ({url}) from {branch} at {commit[:7]}"
     print(line)
