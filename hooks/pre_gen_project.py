@@ -182,9 +182,15 @@ def check_license(value: str) -> str | None:
     return None
 
 
-def check_deploy(value: str) -> str | None:
+def check_deploy(value: str, slug: str = "") -> str | None:
     if value not in DEPLOY_CHOICES:
         return f"deploy {value!r} is not offered; choose one of {', '.join(DEPLOY_CHOICES)}."
+    longest = 63 - len("-production")  # the production namespace, a Kubernetes name of 63 at most
+    if value != "none" and len(slug) > longest:
+        return (
+            f"project_slug {slug!r} has {len(slug)} characters; the deploy manifests name a namespace "
+            f"'<slug>-production', so give at most {longest} (or deploy 'none')."
+        )
     return None
 
 
@@ -204,7 +210,7 @@ def problems(a: dict) -> list[str]:
         check_registry(a["container_registry"]),
         check_cron(a["drift_schedule"]),
         check_license(a["license"]),
-        check_deploy(a["deploy"]),
+        check_deploy(a["deploy"], a["project_slug"]),
     ]
     return [message for message in checks if message]
 

@@ -1,8 +1,8 @@
 """Unit tests of the answer checks in hooks/pre_gen_project.py, and what a bad answer shows at generation.
 
-python_version, task, dvc_remote and license are plain answers, not cookiecutter choice lists: cookiecutter
-2.7 rejects a value outside a choice list before any hook runs, with a ValueError traceback. As plain
-answers they reach the hook, which names the answer and the values allowed."""
+python_version, task, dvc_remote, license and deploy are plain answers, not cookiecutter choice lists:
+cookiecutter 2.7 rejects a value outside a choice list before any hook runs, with a ValueError traceback.
+As plain answers they reach the hook, which names the answer and the values allowed."""
 
 import subprocess
 import sys
@@ -52,6 +52,23 @@ def test_supported_python(version):
 @pytest.mark.parametrize("version", ["3.10", "3.14", "3"])
 def test_unsupported_python(version):
     assert "is not supported; choose one of 3.11, 3.12, 3.13" in hook.check_python(version)
+
+
+@pytest.mark.parametrize("deploy", ["argocd", "flux", "kustomize", "none"])
+def test_offered_deploy_answers(deploy):
+    assert hook.check_deploy(deploy) is None
+
+
+@pytest.mark.parametrize("deploy", ["ArgoCD", "helm", ""])
+def test_deploy_answer_outside_the_offer(deploy):
+    assert "is not offered; choose one of argocd, flux, kustomize, none." in hook.check_deploy(deploy)
+
+
+def test_a_slug_too_long_for_a_kubernetes_namespace_is_refused_only_with_manifests():
+    slug = "a" * 53  # "<slug>-production" would be 64 characters, one over Kubernetes' limit
+    assert "give at most 52 (or deploy 'none')" in hook.check_deploy("argocd", slug)
+    assert hook.check_deploy("argocd", slug[:52]) is None
+    assert hook.check_deploy("none", slug) is None
 
 
 def test_task_and_dataset():
@@ -110,12 +127,13 @@ def test_every_problem_is_one_line_naming_the_answer():
         "package_name": "bad slug", "author_email": "nope", "github_owner": "-x", "python_version": "2.7",
         "task": "clustering", "dataset": "x", "dvc_remote": "ftp", "dvc_remote_url": "x",
         "mlflow_tracking_uri": "x", "container_registry": "Not A Host", "drift_schedule": "x",
-        "license": "GPL",
+        "license": "GPL", "deploy": "helm",
     }  # fmt: skip
     found = hook.problems(answers)
-    assert len(found) == 11
+    assert len(found) == 12
     named = ["project_slug", "package_name", "author_email", "github_owner", "python_version", "task",
-             "dvc_remote", "mlflow_tracking_uri", "container_registry", "drift_schedule", "license"]  # fmt: skip
+             "dvc_remote", "mlflow_tracking_uri", "container_registry", "drift_schedule", "license",
+             "deploy"]  # fmt: skip
     for message, answer in zip(found, named, strict=True):
         assert message.startswith(answer) and "\n" not in message
 
@@ -128,6 +146,7 @@ OUTSIDE_THE_OFFER = [
     ),
     ({"dvc_remote": "ftp"}, "dvc_remote 'ftp' is not supported; choose local, s3, gcs or azure."),
     ({"python_version": "3.10"}, "python_version '3.10' is not supported; choose one of 3.11, 3.12, 3.13."),
+    ({"deploy": "x"}, "deploy 'x' is not offered; choose one of argocd, flux, kustomize, none."),
 ]
 
 

@@ -23,6 +23,7 @@ PYTHONS = ("3.11", "3.12", "3.13")
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
 TRACKING = ("", "https://mlflow.example.com")
 TEMPLATE_UPDATES = ("yes", "no")  # as typed at the prompt or on the command line
+DEPLOYS = ("argocd", "flux", "kustomize", "none")
 
 
 def combinations():
@@ -32,8 +33,9 @@ def combinations():
         itertools.cycle(LICENSES),
         itertools.cycle(TRACKING),
         itertools.cycle(TEMPLATE_UPDATES),
+        itertools.cycle(DEPLOYS),
     )
-    for (task, remote), (python, license_, tracking, updates) in zip(pairs, cycled, strict=False):
+    for (task, remote), (python, license_, tracking, updates, deploy) in zip(pairs, cycled, strict=False):
         yield {
             "task": task,
             "dvc_remote": remote,
@@ -42,10 +44,30 @@ def combinations():
             "license": license_,
             "mlflow_tracking_uri": tracking,
             "template_updates": updates,
+            "deploy": deploy,
         }
 
 
 COMBINATIONS = list(combinations())
+
+
+def deploy_files(deploy: str) -> set[str]:
+    """The Kustomize base and overlays, the controller's manifests, and the workflows that deploy them."""
+    if deploy == "none":
+        return set()
+    base = ("kustomization", "deployment", "service", "hpa", "pdb", "prediction-log")
+    overlay = ("kustomization.yaml", "namespace.yaml", "release/kustomization.yaml")
+    controller = {
+        "argocd": ("kustomization", "staging", "production"),
+        "flux": ("kustomization", "source", "staging", "production"),
+    }
+    return {
+        *(f"deploy/base/{name}.yaml" for name in base),
+        *(f"deploy/overlays/{env}/{name}" for env in ("staging", "production") for name in overlay),
+        *(f"deploy/{deploy}/{name}.yaml" for name in controller.get(deploy, ())),
+        ".github/workflows/deploy.yml",
+        ".github/workflows/production.yml",
+    }
 
 
 def expected_files(answers: dict, package: str) -> set[str]:
@@ -73,9 +95,9 @@ def expected_files(answers: dict, package: str) -> set[str]:
         *(
             f"{src}/{name}.py"
             for name in (
-                "__init__", "bento", "cli", "data", "drift", "drift_data", "drift_issue", "drift_report",
-                "errors", "evaluate", "features", "github", "github_doctor", "github_setup", "metrics", "monitoring", "params", "pipeline",
-                "prediction_log", "registry", "registry_lock", "report", "repo_needs", "repo_state", "request_guard", "retrain",
+                "__init__", "bento", "cli", "data", "deploy_aliases", "deploy_pr", "deploy_release", "drift", "drift_data",
+                "drift_issue", "drift_report", "errors", "evaluate", "features", "github", "github_doctor", "github_setup", "metrics", "monitoring", "params", "pipeline",
+                "prediction_log", "proposal", "registry", "registry_lock", "report", "repo_needs", "repo_state", "request_guard", "retrain",
                 "schema_tools", "serve", "service", "simulate", "sources", "split", "tracking", "train",
                 "validation", "atomic",
             )
@@ -94,7 +116,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
         files.add("LICENSE")
     if answers.get("template_updates", "yes") == "yes":
         files.add(".github/workflows/template-update.yml")
-    return files
+    return files | deploy_files(answers.get("deploy", "argocd"))
 
 
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|(?<![$])\{#")
@@ -114,7 +136,9 @@ def parse(path):
         configparser.ConfigParser().read_string(text)
 
 
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=lambda a: f"{a['task']}-{a['dvc_remote']}")
+@pytest.mark.parametrize(
+    "answers", COMBINATIONS, ids=lambda a: f"{a['task']}-{a['dvc_remote']}-{a['deploy']}"
+)
 def test_combination_renders_cleanly(baked, answers):
     project = baked(**answers)
     assert project.files() == expected_files(answers, project.package)
@@ -125,7 +149,9 @@ def test_combination_renders_cleanly(baked, answers):
         parse(path)
 
 
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=lambda a: f"{a['task']}-{a['dvc_remote']}")
+@pytest.mark.parametrize(
+    "answers", COMBINATIONS, ids=lambda a: f"{a['task']}-{a['dvc_remote']}-{a['deploy']}"
+)
 def test_answers_reach_the_files(baked, answers):
     project = baked(**answers)
     params = yaml.safe_load(project.read("params.yaml"))

@@ -6,6 +6,7 @@ import { JSDOM } from "jsdom";
 const dom = new JSDOM("<!doctype html><html><body></body></html>");
 globalThis.window = dom.window;
 globalThis.document = dom.window.document;
+globalThis.Element = dom.window.Element;  // flowcharts' labels are sanitized as DOM elements
 const { default: mermaid } = await import("mermaid");
 
 let input = "";
