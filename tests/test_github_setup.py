@@ -110,9 +110,14 @@ def test_setup_configures_a_new_repository_so_doctor_finds_nothing_and_a_second_
         assert len(base64.b64decode(put.body["encrypted_value"])) > 48  # a sealed box: key, MAC, text
 
     workflows = {p.name for p in (clone / ".github/workflows").glob("*.yml")}
-    environments = {"release", "retrain"} | (
-        {"template-update"} if "template-update.yml" in workflows else set()
-    )
+    environments = {"release", "retrain"} | {
+        environment
+        for environment, workflow in (
+            ("template-update", "template-update.yml"),
+            ("production", "production.yml"),
+        )
+        if workflow in workflows
+    }
     assert set(settings.environments) == environments
     for name, env in settings.environments.items():
         assert env["deployment_branch_policy"] == {
@@ -134,9 +139,10 @@ def test_setup_configures_a_new_repository_so_doctor_finds_nothing_and_a_second_
     assert {"pull_request", "deletion", "non_fast_forward"} <= set(rules)
     checks = rules["required_status_checks"]["required_status_checks"]
     assert checks == [{"context": pr["jobs"]["pipeline"]["name"]}]
-    # Retraining has a GitHub App; only the weekly template update opens pull requests with GITHUB_TOKEN.
-    assert settings.workflow_permissions["can_approve_pull_request_reviews"] is (
-        "template-update.yml" in workflows
+    # Retraining has a GitHub App; the weekly template update and the deployment pull requests
+    # (production.yml and main.yml's stage job) have none: they open pull requests with GITHUB_TOKEN.
+    assert settings.workflow_permissions["can_approve_pull_request_reviews"] is bool(
+        {"template-update.yml", "production.yml"} & workflows
     )
     assert api.repo(repository).labels["drift"]["color"] == "d93f0b"
 
@@ -206,7 +212,7 @@ def test_a_dry_run_and_an_unconfirmed_plan_change_nothing(source, clone, api):
         (
             ["--secret", "prod:MLFLOW_TRACKING_TOKEN=x"],
             {},
-            "no job runs in the environment 'prod'; they use release, retrain",
+            "no job runs in the environment 'prod'; they use production, release, retrain",
         ),
         (["--reviewer", "release=nobody-here"], {}, "no GitHub user 'nobody-here'; name an existing login"),
     ],

@@ -1,16 +1,28 @@
-"""The Bento of a generated project, built by its `bento` command and served by `bentoml serve`.
+"""The Bento of a generated project, built by its `bento` command and served as its Deployment runs it.
 
 The Bento is served as its image would serve it: from the exported Docker build context (the
 Bento with its model, no model store), in a fresh environment made from the Bento's own pinned
-requirements, so a package missing from them fails here. Hostile and fuzzed requests (from the
-service's own OpenAPI document) and concurrent load go to the same server.
+requirements and the Python of the Dockerfile's base image, so a package missing from them fails
+here. It is started as the project's production Deployment (`kubectl kustomize
+deploy/overlays/production`) says: the image's entrypoint with the container's arguments, the
+Dockerfile's ENV under the container's env, each path in them moved under the test's directory (a
+volume's mountPath to `volumes/<mountPath>`, the Bento's path to the build context, any other path
+to `rootfs/<path>`, the image's read-only root filesystem), and a free port in place of the
+container port. The contract between the two: the container port is the port the Dockerfile
+EXPOSEs for the server, runAsUser and runAsGroup are the uid and gid the Dockerfile gives its user,
+the startup, liveness and readiness probes and the Prometheus annotations' path answer on that port,
+and MONITORING_DIR lies on the persistent volume, where the predictions get logged. Hostile and
+fuzzed requests (from the service's own OpenAPI document) and concurrent load go to the same server.
 """
 
 import json
 import math
 import re
+import shlex
+import subprocess
 import urllib.parse
-from pathlib import Path
+import urllib.request
+from pathlib import Path, PurePosixPath
 
 import pytest
 import schemathesis
@@ -19,12 +31,15 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from .conftest import bake, clean_env
+from .act_runner import find_tool
+from .conftest import bake
 from .servers import Server, free_port, http, post_concurrently, raw_http
 
 pytestmark = pytest.mark.slow
 
 SINGLE_ROWS = 20
+OVERLAY = "deploy/overlays/production"
+PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 EXPECTED = """
 import json, mlflow.sklearn, pandas as pd
 from {pkg}.params import load_params, load_schema
@@ -41,11 +56,131 @@ print(json.dumps({{
     "max_batch": params["service"]["max_batch"],
 }}))
 """
+# The samples of a Prometheus text exposition, parsed by the Bento's own prometheus_client.
+PARSE_METRICS = """
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+families = text_string_to_metric_families(sys.stdin.read())
+print(json.dumps([[s.name, s.labels, s.value] for f in families for s in f.samples]))
+"""
 
 
 def monitoring_records(directory: Path) -> list[dict]:
     files = sorted(directory.glob("predictions-*.jsonl"))
     return [json.loads(line) for path in files for line in path.read_text().splitlines()]
+
+
+def built_deployment(project) -> dict:
+    """The Deployment of `kubectl kustomize` of the production overlay."""
+    built = project.run(find_tool("kubectl"), "kustomize", OVERLAY).stdout
+    (deployment,) = [d for d in yaml.safe_load_all(built) if d and d["kind"] == "Deployment"]
+    return deployment
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str, str]]:
+    """(the comment lines just above it, INSTRUCTION, arguments) of each instruction of a Dockerfile,
+    its continuation lines joined."""
+    instructions, comments, logical = [], [], ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            if not logical:
+                comments.append(stripped.lstrip("#").strip())
+        elif not stripped:
+            comments = comments if logical else []
+        elif stripped.endswith("\\"):
+            logical += stripped[:-1] + " "
+        else:
+            keyword, _, arguments = (logical + stripped).partition(" ")
+            instructions.append((" ".join(comments), keyword.upper(), arguments.strip()))
+            comments, logical = [], ""
+    return instructions
+
+
+def expand(text: str, variables: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: variables.get(m[1] or m[2], m[0]), text)
+
+
+def image_of(dockerfile: Path) -> dict:
+    """What the exported Dockerfile says of the image: its Python, the ports it EXPOSEs (by their
+    comments), its ENV, and the user it runs as with that user's uid and gid, as its RUNs create them."""
+    variables: dict[str, str] = {}
+    image = {"exposed": {}, "env": {}, "users": {}, "groups": {}}
+    for comment, keyword, arguments in dockerfile_instructions(dockerfile.read_text()):
+        arguments = expand(arguments, variables)
+        if keyword == "FROM":
+            image["python"] = re.fullmatch(r"python:(\d+\.\d+)\S*(?: AS \S+)?", arguments, re.I)[1]
+        elif keyword == "ARG":
+            name, _, default = arguments.partition("=")
+            variables.setdefault(name, default)
+        elif keyword == "ENV":
+            for pair in shlex.split(arguments):
+                name, _, value = pair.partition("=")
+                variables[name] = image["env"][name] = value
+        elif keyword == "EXPOSE":
+            image["exposed"][comment] = int(arguments.split("/")[0])
+        elif keyword == "USER":
+            image["user"] = arguments.split(":")[0]
+        elif keyword == "RUN":
+            words = list(shlex.shlex(arguments, posix=True, punctuation_chars=True))
+            command: list[str] = []
+            for word in [*words, ";"]:
+                if word not in (";", "&&", "||", "|", "if", "then", "else", "fi"):
+                    command.append(word)
+                    continue
+                if command and command[0] in ("useradd", "adduser", "groupadd", "addgroup"):
+                    options, names, rest = {}, [], iter(command[1:])
+                    for part in rest:
+                        if part in ("-u", "-g", "-G"):
+                            options[part] = next(rest)
+                        elif not part.startswith("-"):
+                            names.append(part)
+                    if command[0] in ("groupadd", "addgroup"):
+                        image["groups"].setdefault(names[-1], set()).add(int(options["-g"]))
+                    else:
+                        group = options.get("-g") or options.get("-G") or names[-1]
+                        image["users"].setdefault(names[-1], set()).add((int(options["-u"]), group))
+                command = []
+    return image
+
+
+def uid_and_gid(image: dict) -> tuple[int, int]:
+    """The uid and gid the image runs as: one pair, whichever branch of its RUNs made the user."""
+    user = image["user"]
+    if user.isdigit():
+        return int(user), int(user)
+    pairs = {
+        (uid, int(group) if group.isdigit() else gid)
+        for uid, group in image["users"][user]
+        for gid in (image["groups"].get(group) or {None})
+    }
+    assert len(pairs) == 1, (user, image["users"], image["groups"])
+    return pairs.pop()
+
+
+def remap(value: str, mounts: list[str], bento_path: str, work: Path, context: Path) -> str:
+    """A path of the container as the test has it: under a volume's mountPath in `volumes/`, under the
+    Bento's path in the build context, anywhere else in `rootfs/`. Other values are left as they are."""
+    if not value.startswith("/"):
+        return value
+    path = PurePosixPath(value)
+    if any(path.is_relative_to(mount) for mount in mounts):
+        return str(work / "volumes" / path.relative_to("/"))
+    if path.is_relative_to(bento_path):
+        return str(context / path.relative_to(bento_path))
+    return str(work / "rootfs" / path.relative_to("/"))
+
+
+def scrape(url: str) -> tuple[int, str, str]:
+    """(status, Content-Type, body) of a GET, as Prometheus scrapes."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.headers["Content-Type"], response.read().decode()
+
+
+def files_under(directory: Path) -> set[str]:
+    """Files and directories under `directory`, without Python's bytecode caches (which Python only
+    writes where it can)."""
+    return {str(p.relative_to(directory)) for p in directory.rglob("*") if "__pycache__" not in p.parts}
 
 
 @pytest.fixture(scope="module")
@@ -63,35 +198,73 @@ def served(tmp_path_factory):
     expected = json.loads(
         project.run("uv", "run", "python", "-c", EXPECTED.format(pkg=project.package)).stdout
     )
+    deployment = built_deployment(project)
+    pod = deployment["spec"]["template"]
+    (container,) = [c for c in pod["spec"]["containers"] if c["name"] == "service"]
+    image = image_of(context / "env/docker/Dockerfile")
     venv = work / "bento-env"
-    project.run("uv", "venv", "--quiet", "--python", "3.11", str(venv))
+    project.run("uv", "venv", "--quiet", "--python", image["python"], str(venv))
     requirements = context / "env/python/requirements.txt"
     project.run(
         "uv", "pip", "install", "--quiet", "--python", str(venv / "bin/python"), "-r", str(requirements)
     )
+
+    # The container's file system: its volumes empty, its root file system the image's (its user's
+    # home; the Bento is the build context).
+    mounts = [m["mountPath"] for m in container.get("volumeMounts", [])]
+
+    def remapped(value: str) -> str:
+        return remap(value, mounts, image["env"]["BENTO_PATH"], work, context)
+
+    for mount in mounts:
+        Path(remapped(mount)).mkdir(parents=True)
+    user_home = remapped(f"/home/{image['user']}")
+    Path(user_home).mkdir(parents=True)
+    rootfs_before, bento_before = files_under(work / "rootfs"), files_under(context)
+    assert all("value" in e for e in container.get("env", [])), "only literal env values can be replayed"
+    container_env = {e["name"]: remapped(e["value"]) for e in container.get("env", [])}
     port = free_port()
+    env = {
+        **{name: remapped(value) for name, value in image["env"].items()},
+        "HOME": user_home,
+        "VIRTUAL_ENV": str(venv),  # the image's venv
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        **({"TMPDIR": remapped("/tmp")} if "/tmp" in mounts else {}),
+        **container_env,
+        "BENTOML_HOST": "127.0.0.1",  # `bentoml serve`'s --host and --port
+        "BENTOML_PORT": str(port),
+    }
+    # No `command`: the image's ENTRYPOINT runs, with the container's `args`.
+    entrypoint = [str(context / "env/docker/entrypoint.sh"), *container.get("args", [])]
+    probes = {name: container[name] for name in PROBES}
+    url = f"http://127.0.0.1:{port}"
     server = Server(
-        [str(venv / "bin/bentoml"), "serve", str(context), "--host", "127.0.0.1"] + ["--port", str(port)],
-        cwd=work,
-        env=clean_env(
-            BENTOML_HOME=str(work / "empty-home"),
-            MONITORING_DIR=str(work / "monitoring"),
-            PATH=f"{venv / 'bin'}:/usr/bin:/bin",
-        ),
+        ["bash", *entrypoint],
+        cwd=context,  # the image's WORKDIR
+        env=env,
         log=work / "bentoml-serve.log",
-        ready_url=f"http://127.0.0.1:{port}/readyz",
+        ready_url=url + probes["startupProbe"]["httpGet"]["path"],
     )
     try:
+        # The kubelet restarts a container whose startup probe has not passed in this time.
+        startup = probes["startupProbe"]
+        server.wait(
+            timeout=startup.get("initialDelaySeconds", 0)
+            + startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
+        )
+        server.ready_url = url + probes["readinessProbe"]["httpGet"]["path"]
         server.wait()
-        url = f"http://127.0.0.1:{port}"
+        monitoring = Path(container_env["MONITORING_DIR"])
         singles = [http("POST", f"{url}/predict", row) for row in expected["rows"][:SINGLE_ROWS]]
         size = expected["max_batch"]
         batches = [
             http("POST", f"{url}/predict_batch", expected["rows"][i : i + size])
             for i in range(0, len(expected["rows"]), size)
         ]
+        metrics_path = pod["metadata"]["annotations"]["prometheus.io/path"]
         yield {
-            "records": monitoring_records(work / "monitoring"),  # of these requests; later tests add more
+            "records": monitoring_records(monitoring),  # of these requests; later tests add more
+            "metrics": scrape(url + metrics_path),  # after these requests
             "url": url,
             "built": built,
             "bento": context,
@@ -99,8 +272,16 @@ def served(tmp_path_factory):
             "expected": expected,
             "singles": singles,
             "batches": batches,
-            "monitoring": work / "monitoring",
+            "monitoring": monitoring,
             "server": server,
+            "venv": venv,
+            "work": work,
+            "deployment": deployment,
+            "container": container,
+            "image": image,
+            "probes": probes,
+            "rootfs_before": rootfs_before,
+            "bento_before": bento_before,
         }
     finally:
         server.stop()
@@ -121,11 +302,65 @@ def test_the_bento_pins_its_packages_and_records_the_champion(served):
     assert "dvc" not in names and "matplotlib" not in names  # the service image carries only what it imports
 
 
-def test_health_and_metrics_endpoints(served):
-    for path in ("/livez", "/readyz"):
-        assert http("GET", served["url"] + path)[0] == 200
-    status, text = http("GET", served["url"] + "/metrics")
-    assert status == 200 and "bentoml_service_request_total" in text
+def test_the_deployment_runs_the_image_as_the_dockerfile_builds_it(served):
+    """The container port is the one the Dockerfile EXPOSEs for the server (BentoML's template also
+    EXPOSEs a Prometheus port, which only its gRPC server uses), the probes and the Prometheus
+    annotations name it, and the pod runs as the uid and gid the Dockerfile gives its user."""
+    container, image = served["container"], served["image"]
+    template = served["deployment"]["spec"]["template"]
+    (server_port,) = [port for comment, port in image["exposed"].items() if "BentoServer" in comment]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": server_port}, image["exposed"]
+    for name, probe in served["probes"].items():
+        assert ports.get(probe["httpGet"]["port"], probe["httpGet"]["port"]) == server_port, name
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == server_port
+    security = {**template["spec"].get("securityContext", {}), **container.get("securityContext", {})}
+    assert (security["runAsUser"], security["runAsGroup"]) == uid_and_gid(image) != (0, 0)
+    assert "command" not in container  # the image's entrypoint serves the Bento
+
+
+def test_the_probes_answer_on_the_container_port(served):
+    """Each probe's path answers 200 (the startup probe's, within the time the startup probe allows)."""
+    for name, probe in served["probes"].items():
+        assert http("GET", served["url"] + probe["httpGet"]["path"])[0] == 200, name
+
+
+def test_the_prometheus_path_answers_parsable_metrics_of_the_requests(served):
+    """The annotations' metrics path answers the Prometheus text format, which the Bento's own
+    prometheus_client parses, with the requests of the fixture counted by endpoint and status."""
+    status, content_type, text = served["metrics"]
+    assert status == 200 and content_type.startswith("text/plain"), (status, content_type)
+    requirements = (served["bento"] / "env/python/requirements.txt").read_text()
+    assert re.search(r"^prometheus-client==", requirements, re.MULTILINE)
+    parsed = subprocess.run(
+        [str(served["venv"] / "bin/python"), "-c", PARSE_METRICS],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert parsed.returncode == 0, parsed.stderr
+    requests = {
+        (labels["endpoint"], labels["http_response_code"]): value
+        for name, labels, value in json.loads(parsed.stdout)
+        if name == "bentoml_service_request_total"
+    }
+    assert requests[("/predict", "200")] == SINGLE_ROWS, requests
+    assert requests[("/predict_batch", "200")] == len(served["batches"]), requests
+
+
+def test_predictions_are_logged_on_the_persistent_volume(served):
+    """MONITORING_DIR lies under the mount of the volume backed by a PersistentVolumeClaim: the
+    prediction log outlives the pod. The server logged into its stand-in (see the monitoring tests)."""
+    template = served["deployment"]["spec"]["template"]
+    claimed = {v["name"] for v in template["spec"]["volumes"] if "persistentVolumeClaim" in v}
+    (mount,) = [m["mountPath"] for m in served["container"]["volumeMounts"] if m["name"] in claimed]
+    (directory,) = [e["value"] for e in served["container"]["env"] if e["name"] == "MONITORING_DIR"]
+    assert PurePosixPath(directory).is_relative_to(mount), (directory, mount)
+    assert served["monitoring"] == served["work"] / "volumes" / PurePosixPath(directory).relative_to("/")
+    assert served["records"]
 
 
 def test_single_predictions_are_the_champions(served):
@@ -316,4 +551,19 @@ def test_make_bento_and_serve_call_the_project_commands(served):
     assert (
         f"uv run {project.package} serve --port 3123"
         in project.run("make", "-n", "serve", "PORT=3123").stdout
+    )
+
+
+def test_the_server_writes_nothing_into_the_bento(served):
+    """The Bento lies on the image's root file system, which the container mounts read-only."""
+    assert files_under(served["bento"]) == served["bento_before"]
+
+
+def test_the_server_writes_only_to_its_volumes(served):
+    """Last, after all the other requests: nothing written outside the container's volumes, if the
+    container's root file system is read-only (BENTOML_HOME is on the /tmp volume)."""
+    assert served["container"]["securityContext"]["readOnlyRootFilesystem"] is True
+    written = sorted(files_under(served["work"] / "rootfs") - served["rootfs_before"])
+    assert not written, (
+        f"written on the read-only root file system (under {served['work'] / 'rootfs'}): {written}"
     )

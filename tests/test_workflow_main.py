@@ -9,11 +9,19 @@ the runner's own SQLite file, says that nothing persists, and its model, the onl
 still fails the absolute floors: no champion, no image. A manual run of another branch, with
 `force_image`, releases nothing and says why. The docker actions are stand-ins that
 check and record the build context, Dockerfile, tags and labels instead of building (there is
-no Docker engine here).
+no Docker engine here), and the attestation stand-in records what would be signed.
+
+Each pushed image is proposed for staging: the first release opens the staging pull request, the
+forced rebuild updates it. Then the deployment flow runs as a team would drive it: the staging pull
+request is merged, production.yml opens the production pull request, that is merged, and deploy.yml
+sets the registry's aliases from the overlays; a later change of production to version 2 moves the
+alias, and `git revert` of it moves it back. The project's `origin` is a bare repository on this
+machine whose path ends in github.com/acme/demo.git (act reads `acme/demo` from it).
 """
 
 import json
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -26,10 +34,12 @@ from .servers import mlflow_server, registry_state
 pytestmark = [pytest.mark.slow, pytest.mark.workflow]
 
 WORKFLOW = ".github/workflows/main.yml"
+PRODUCTION, DEPLOY = ".github/workflows/production.yml", ".github/workflows/deploy.yml"
+RELEASE_FILE = "deploy/overlays/{}/release/kustomization.yaml"
 TOKEN = "ghs_main_workflow_token"
 
 
-EVENT_REPOSITORY = {"full_name": REPOSITORY, "name": "demo", "default_branch": "main"}
+EVENT_REPOSITORY = {"full_name": REPOSITORY, "name": "demo", "default_branch": "main", "private": False}
 
 
 def push_event(project, before: str) -> dict:
@@ -44,15 +54,28 @@ def push_event(project, before: str) -> dict:
     }
 
 
-def dispatch_event(branch: str) -> dict:
+def dispatch_event(branch: str, inputs: dict | None = None) -> dict:
     """GitHub's event carries dispatch inputs as strings; the `inputs` context types them."""
-    return {"inputs": {"force_image": "true"}, "ref": f"refs/heads/{branch}", "repository": EVENT_REPOSITORY}
+    inputs = {"force_image": "true"} if inputs is None else inputs
+    return {"inputs": inputs, "ref": f"refs/heads/{branch}", "repository": EVENT_REPOSITORY}
 
 
 def builds(result) -> list[dict]:
     """What the build-push stand-in recorded in this run: one entry per image pushed."""
     records = result.standin_records / "docker/builds.jsonl"
     return [json.loads(line) for line in records.read_text().splitlines()] if records.exists() else []
+
+
+def attestations(result) -> list[dict]:
+    records = result.standin_records / "attestations.jsonl"
+    return [json.loads(line) for line in records.read_text().splitlines()] if records.exists() else []
+
+
+def released(text: str) -> dict:
+    """The image and model version a release component names."""
+    doc = yaml.safe_load(text)
+    (image,) = doc["images"]
+    return {**image, "version": doc["commonAnnotations"]["org.mlflow.model.version"]}
 
 
 def logins(result) -> list[list[str]]:
@@ -65,38 +88,92 @@ def releases(tmp_path_factory):
     root = tmp_path_factory.mktemp("main")
     project = bake(root, project_name="release demo", github_owner="Acme")
     project.run("uv", "lock", "--quiet")
-    git(project.path, "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git")
+    origin = root / f"server/github.com/{REPOSITORY}.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(origin)], check=True)
+    git(project.path, "remote", "add", "origin", str(origin))
     project.commit("generated")
+    git(project.path, "push", "--quiet", "origin", "main")
     project.run("uv", "sync", "--quiet")  # the .venv the test reads the registry with; git ignores it
     server, uri = mlflow_server(project.path, root, clean_env())
     name = yaml.safe_load(project.read("params.yaml"))["mlflow"]["registered_model"]
-    results, states, commits = {}, {}, {}
+    results, states, commits, branches = {}, {}, {}, {}
 
-    def release(label: str, event: str, payload: dict, variables=None) -> None:
+    def release(label: str, event: str, payload: dict, variables=None, workflow=WORKFLOW) -> None:
         commits[label] = git(project.path, "rev-parse", "HEAD")
         results[label] = run_act(
             project.path,
             event,
             payload,
-            workflow=WORKFLOW,
+            workflow=workflow,
             secrets={"GITHUB_TOKEN": TOKEN},
             variables={"MLFLOW_TRACKING_URI": uri} if variables is None else variables,
             github_api_url=api.url,
             workdir=tmp_path_factory.mktemp(label),
         )
         states[label] = registry_state(project, name, uri)
+        for environment in ("staging", "production"):
+            found = subprocess.run(
+                [
+                    "git",
+                    "--git-dir",
+                    str(origin),
+                    "show",
+                    f"deploy/{environment}:{RELEASE_FILE.format(environment)}",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            branches[(label, environment)] = released(found.stdout) if found.returncode == 0 else None
+
+    def land() -> dict:
+        """Push main, as merging a pull request or pushing a commit does; the push event of it."""
+        before = git(project.path, "rev-parse", "origin/main")
+        git(project.path, "push", "--quiet", "origin", "main")
+        git(project.path, "fetch", "--quiet", "origin")
+        return push_event(project, before)
+
+    def merge(branch: str) -> dict:
+        git(project.path, "fetch", "--quiet", "origin", branch)
+        git(project.path, "merge", "--quiet", "--no-ff", "-m", f"Merge {branch}", "FETCH_HEAD")
+        return land()
 
     try:
         with FakeGitHub(token=TOKEN) as api:
+            git(project.path, "fetch", "--quiet", "origin")
             release("first", "push", push_event(project, "0" * 40))
             before = commits["first"]
             project.set_hyperparameters(n_estimators=1, max_depth=1)
             project.commit("a much smaller forest")
+            land()
             release("worse", "push", push_event(project, before))
             release("forced", "workflow_dispatch", dispatch_event("main"))
             release("unconfigured", "push", push_event(project, before), variables={})
             release("other-branch", "workflow_dispatch", dispatch_event("experiment"))
-            yield {"project": project, "name": name, "results": results, "states": states, "commits": commits}
+            # The deployment flow: staging merged, production proposed and merged, aliases from git.
+            staged = merge("deploy/staging")
+            release(
+                "production",
+                "workflow_dispatch",
+                dispatch_event("main", {"reason": "staging is healthy"}),
+                workflow=PRODUCTION,
+            )
+            merge("deploy/production")
+            release("aliases", "push", staged, workflow=DEPLOY)
+            production = project.path / RELEASE_FILE.format("production")
+            production.write_text(production.read_text().replace("version: '1'", "version: '2'"))
+            project.commit("run version 2 in production")
+            release("to-2", "push", land(), workflow=DEPLOY)
+            git(project.path, "revert", "--no-edit", "HEAD")
+            release("reverted", "push", land(), workflow=DEPLOY)
+            yield {
+                "project": project,
+                "name": name,
+                "results": results,
+                "states": states,
+                "commits": commits,
+                "branches": branches,
+                "api": api,
+            }
     finally:
         server.stop()
 
@@ -184,3 +261,77 @@ def test_a_manual_run_of_another_branch_releases_nothing_and_says_why(releases):
     )
     assert releases["states"]["other-branch"] == releases["states"]["unconfigured"]
     assert builds(result) == [] and logins(result) == []
+
+
+# Deployment: staging follows main, production by pull request, the registry's aliases from git.
+
+
+def pulls(releases, branch: str) -> list[dict]:
+    return [p for p in releases["api"].pulls(REPOSITORY) if p["head"]["ref"] == branch]
+
+
+def test_the_pushed_image_is_attested_and_proposed_for_staging_by_digest(releases):
+    result = releases["results"]["first"]
+    (build,) = builds(result)
+    (attestation,) = attestations(result)
+    assert attestation["subject_name"] == "ghcr.io/acme/release-demo"
+    assert attestation["subject_digest"] == build["digest"] and attestation["push_to_registry"] is True
+    staged = releases["branches"][("first", "staging")]
+    assert staged == {
+        "name": "release-demo",
+        "newName": "ghcr.io/acme/release-demo",
+        "digest": build["digest"],
+        "version": "1",
+    }
+    posts = releases["api"].calls("POST", rf"/repos/{REPOSITORY}/pulls")
+    (opened,) = [p for p in posts if p.body["head"] == "deploy/staging"]  # later runs update it
+    assert opened.body["title"] == "Deploy model version 1 to staging"
+    assert (opened.body["head"], opened.body["base"]) == ("deploy/staging", "main")
+    body = opened.body["body"]
+    assert build["digest"] in body and attestation["url"] in body
+    assert f"gh attestation verify oci://ghcr.io/acme/release-demo@{build['digest']} -R {REPOSITORY}" in body
+    assert (
+        "[opened pull request #" in result.summary
+        and "deploying model version 1 to staging" in result.summary
+    )
+
+
+def test_a_release_without_an_image_proposes_nothing(releases):
+    assert "Propose the image for staging" not in " ".join(releases["results"]["worse"].steps())
+    assert releases["branches"][("worse", "staging")] == releases["branches"][("first", "staging")]
+
+
+def test_a_later_image_updates_the_one_staging_pull_request(releases):
+    result = releases["results"]["forced"]
+    (build,) = builds(result)
+    (pull,) = pulls(releases, "deploy/staging")
+    assert build["digest"] in pull["body"]
+    assert "[updated pull request #" in result.summary
+    assert releases["branches"][("forced", "staging")]["digest"] == build["digest"]
+
+
+def test_production_is_proposed_by_pull_request_copying_staging(releases):
+    result = releases["results"]["production"]
+    assert result.returncode == 0, result
+    staging = releases["branches"][("forced", "staging")]
+    assert releases["branches"][("production", "production")] == staging
+    (pull,) = pulls(releases, "deploy/production")
+    assert pull["title"] == "Deploy model version 1 to production"
+    body = pull["body"]
+    assert "> staging is healthy" in body
+    assert "| model version | none | 1 |" in body
+    assert f"`ghcr.io/acme/release-demo@{staging['digest']}`" in body
+    roc_auc = releases["states"]["production"]["tags"]["1"]["metric.roc_auc"]
+    assert f"| roc_auc | - | {roc_auc} |" in body  # the metric the registry holds for version 1
+    assert "To roll back, revert the merge." in body
+
+
+def test_the_aliases_follow_the_overlays_that_land_and_a_revert_moves_them_back(releases):
+    states, results = releases["states"], releases["results"]
+    assert results["aliases"].returncode == 0, results["aliases"]
+    before = {"champion": "1", "challenger": "2"}  # the release gate's, untouched by deployments
+    assert states["production"]["aliases"] == before
+    assert states["aliases"]["aliases"] == before | {"staging": "1", "production": "1"}
+    assert states["to-2"]["aliases"] == before | {"staging": "1", "production": "2"}
+    assert states["reverted"]["aliases"] == before | {"staging": "1", "production": "1"}
+    assert "release-demo@production: version 1 (was 2)" in results["reverted"].summary

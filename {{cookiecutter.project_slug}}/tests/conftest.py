@@ -1,8 +1,12 @@
 """Shared fixtures: each test runs in a scratch copy of the project's configuration."""
 
+import json
 import os
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -108,3 +112,122 @@ def service():
         from {{ cookiecutter.package_name }} import service
 
         return service
+
+
+# GitHub, as a workflow step sees it: issues, labels and pull requests of one repository.
+
+
+class API:
+    """Issues, labels and pull requests of one repository; `fail` maps (method, path) to a status."""
+
+    repo, token = "acme/demo", "ghs_test"  # what the fixture sets $GITHUB_REPOSITORY and $GITHUB_TOKEN to
+
+    def __init__(self):
+        self.requests, self.issues, self.comments, self.labels = [], {}, [], {}
+        self.fail: dict[tuple[str, str], tuple[int, dict]] = {}
+        self.drop_labels = False  # GitHub drops the labels of a token that may not set them
+
+    def answer(self, method: str, path: str, query: dict, body):
+        if (method, path) in self.fail:
+            return self.fail[(method, path)]
+        rest = path.removeprefix(f"/repos/{self.repo}")
+        if method == "GET" and rest.startswith("/labels/"):
+            label = self.labels.get(rest.removeprefix("/labels/"))
+            return (200, label) if label else (404, {"message": "Not Found"})
+        if (method, rest) == ("POST", "/labels"):
+            self.labels[body["name"]] = body
+            return 201, body
+        if (method, rest) == ("GET", "/issues"):
+            wanted = query.get("labels", [""])[0]
+            found = [i for i in self.issues.values() if i["state"] == query.get("state", ["open"])[0]]
+            return 200, page([i for i in found if wanted in {lb["name"] for lb in i["labels"]}], query)
+        if (method, rest) == ("POST", "/issues"):
+            labels = [] if self.drop_labels else body.get("labels", [])
+            return 201, self.add(title=body["title"], body=body["body"], labels=labels)
+        if method == "POST" and rest.endswith("/comments"):
+            number = int(rest.split("/")[2])
+            self.comments.append({"issue": number, "body": body["body"]})
+            url = f"https://github.com/{self.repo}/issues/{number}"
+            return 201, {"id": len(self.comments), "html_url": url}
+        if (method, rest) == ("GET", "/pulls"):
+            head = query["head"][0].partition(":")[2]
+            return 200, page([i for i in self.issues.values() if i.get("head", {}).get("ref") == head], query)
+        if (method, rest) == ("POST", "/pulls"):
+            head, base = {"ref": body["head"]}, {"ref": body["base"]}
+            pull = self.add(title=body["title"], body=body["body"], head=head, base=base, pull_request={})
+            return 201, pull
+        if method == "PATCH" and rest.startswith("/pulls/"):
+            pull = self.issues[int(rest.split("/")[2])]
+            pull.update(body)
+            return 200, pull
+        return 404, {"message": "Not Found"}
+
+    def add(self, labels=(), **fields) -> dict:
+        number = len(self.issues) + 1
+        item = {"number": number, "state": "open", "labels": [{"name": n} for n in labels], **fields}
+        item["html_url"] = f"https://github.com/{self.repo}/issues/{number}"
+        self.issues[number] = item
+        return item
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(method, path.removeprefix(f"/repos/{self.repo}")) for method, path, *_ in self.requests]
+
+
+def page(items: list, query: dict) -> list:
+    size, number = int(query.get("per_page", ["30"])[0]), int(query.get("page", ["1"])[0])
+    return items[(number - 1) * size : number * size]
+
+
+@pytest.fixture
+def api(monkeypatch):
+    """A GitHub REST API on loopback (see API), and the variables of a workflow step pointing at it."""
+    state = API()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def handle_one(self):
+            parts = urlsplit(self.path)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.loads(raw) if raw else None
+            query = parse_qs(parts.query)
+            state.requests.append((self.command, parts.path, query, dict(self.headers), body))
+            status, payload = state.answer(self.command, parts.path, query, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = handle_one
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    for name, value in {
+        "GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "GITHUB_REPOSITORY": state.repo,
+        "GITHUB_TOKEN": state.token,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "77",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def actions(tmp_path, monkeypatch):
+    """$GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY of a step; read back as (outputs, summary)."""
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    def read():
+        lines = output.read_text().splitlines() if output.exists() else []
+        return dict(line.split("=", 1) for line in lines), summary.read_text() if summary.exists() else ""
+
+    return read

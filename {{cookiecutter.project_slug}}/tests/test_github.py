@@ -3,132 +3,13 @@ API on loopback (state in memory, every request recorded) and, for the push, a b
 
 import json
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from {{ cookiecutter.package_name }} import drift_issue, proposal, retrain
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.github import GitHub
-
-REPO = "acme/demo"
-TOKEN = "ghs_test"
-
-
-class API:
-    """Issues, labels and pull requests of one repository; `fail` maps (method, path) to a status."""
-
-    def __init__(self):
-        self.requests, self.issues, self.comments, self.labels = [], {}, [], {}
-        self.fail: dict[tuple[str, str], tuple[int, dict]] = {}
-        self.drop_labels = False  # GitHub drops the labels of a token that may not set them
-
-    def answer(self, method: str, path: str, query: dict, body):
-        if (method, path) in self.fail:
-            return self.fail[(method, path)]
-        rest = path.removeprefix(f"/repos/{REPO}")
-        if method == "GET" and rest.startswith("/labels/"):
-            label = self.labels.get(rest.removeprefix("/labels/"))
-            return (200, label) if label else (404, {"message": "Not Found"})
-        if (method, rest) == ("POST", "/labels"):
-            self.labels[body["name"]] = body
-            return 201, body
-        if (method, rest) == ("GET", "/issues"):
-            wanted = query.get("labels", [""])[0]
-            found = [i for i in self.issues.values() if i["state"] == query.get("state", ["open"])[0]]
-            return 200, page([i for i in found if wanted in {lb["name"] for lb in i["labels"]}], query)
-        if (method, rest) == ("POST", "/issues"):
-            labels = [] if self.drop_labels else body.get("labels", [])
-            return 201, self.add(title=body["title"], body=body["body"], labels=labels)
-        if method == "POST" and rest.endswith("/comments"):
-            number = int(rest.split("/")[2])
-            self.comments.append({"issue": number, "body": body["body"]})
-            return 201, {"id": len(self.comments), "html_url": f"https://github.com/{REPO}/issues/{number}"}
-        if (method, rest) == ("GET", "/pulls"):
-            head = query["head"][0].partition(":")[2]
-            return 200, page([i for i in self.issues.values() if i.get("head", {}).get("ref") == head], query)
-        if (method, rest) == ("POST", "/pulls"):
-            head, base = {"ref": body["head"]}, {"ref": body["base"]}
-            pull = self.add(title=body["title"], body=body["body"], head=head, base=base, pull_request={})
-            return 201, pull
-        if method == "PATCH" and rest.startswith("/pulls/"):
-            pull = self.issues[int(rest.split("/")[2])]
-            pull.update(body)
-            return 200, pull
-        return 404, {"message": "Not Found"}
-
-    def add(self, labels=(), **fields) -> dict:
-        number = len(self.issues) + 1
-        item = {"number": number, "state": "open", "labels": [{"name": n} for n in labels], **fields}
-        item["html_url"] = f"https://github.com/{REPO}/issues/{number}"
-        self.issues[number] = item
-        return item
-
-    def calls(self) -> list[tuple[str, str]]:
-        return [(method, path.removeprefix(f"/repos/{REPO}")) for method, path, *_ in self.requests]
-
-
-def page(items: list, query: dict) -> list:
-    size, number = int(query.get("per_page", ["30"])[0]), int(query.get("page", ["1"])[0])
-    return items[(number - 1) * size : number * size]
-
-
-@pytest.fixture
-def api(monkeypatch):
-    state = API()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def handle_one(self):
-            parts = urlsplit(self.path)
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = json.loads(raw) if raw else None
-            query = parse_qs(parts.query)
-            state.requests.append((self.command, parts.path, query, dict(self.headers), body))
-            status, payload = state.answer(self.command, parts.path, query, body)
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PATCH = handle_one
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    for name, value in {
-        "GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
-        "GITHUB_REPOSITORY": REPO,
-        "GITHUB_TOKEN": TOKEN,
-        "GITHUB_SERVER_URL": "https://github.com",
-        "GITHUB_RUN_ID": "77",
-    }.items():
-        monkeypatch.setenv(name, value)
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def actions(tmp_path, monkeypatch):
-    """$GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY of a step; read back as (outputs, summary)."""
-    output, summary = tmp_path / "output", tmp_path / "summary.md"
-    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-
-    def read():
-        lines = output.read_text().splitlines() if output.exists() else []
-        return dict(line.split("=", 1) for line in lines), summary.read_text() if summary.exists() else ""
-
-    return read
-
 
 # The client.
 
@@ -137,14 +18,15 @@ def test_request_sends_the_token_and_json_and_reads_the_answer(api):
     answer = GitHub().request("POST", "/labels", {"name": "drift", "color": "d93f0b"})
     assert answer == {"name": "drift", "color": "d93f0b"}
     method, path, _, headers, body = api.requests[0]
-    assert (method, path, body) == ("POST", f"/repos/{REPO}/labels", {"name": "drift", "color": "d93f0b"})
-    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert (method, path, body) == ("POST", f"/repos/{api.repo}/labels", {"name": "drift", "color": "d93f0b"})
+    assert headers["Authorization"] == f"Bearer {api.token}"
     assert headers["Accept"] == "application/vnd.github+json"
     assert headers["X-Github-Api-Version"] == "2022-11-28"
 
 
 def test_an_error_answer_is_one_sentence_with_githubs_message_and_the_likely_cause(api):
-    api.fail[("POST", f"/repos/{REPO}/issues")] = (403, {"message": "Resource not accessible by integration"})
+    denied = {"message": "Resource not accessible by integration"}
+    api.fail[("POST", f"/repos/{api.repo}/issues")] = (403, denied)
     with pytest.raises(UserError) as caught:
         GitHub().request("POST", "/issues", {"title": "x"})
     assert str(caught.value) == (
@@ -156,17 +38,17 @@ def test_an_error_answer_is_one_sentence_with_githubs_message_and_the_likely_cau
 
 def test_validation_errors_are_named(api):
     errors = [{"resource": "PullRequest", "message": "No commits between main and retrain-on-drift"}]
-    api.fail[("POST", f"/repos/{REPO}/pulls")] = (422, {"message": "Validation Failed", "errors": errors})
+    api.fail[("POST", f"/repos/{api.repo}/pulls")] = (422, {"message": "Validation Failed", "errors": errors})
     with pytest.raises(UserError, match=r"Validation Failed \(No commits between main and retrain-on-drift"):
         GitHub().request("POST", "/pulls", {})
 
 
 def test_an_unreachable_api_and_a_missing_token_are_user_errors(monkeypatch):
-    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/demo")
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     with pytest.raises(UserError, match="GITHUB_TOKEN is not set"):
         GitHub()
-    github = GitHub(api_url="http://127.0.0.1:9", token=TOKEN, timeout=5)
+    github = GitHub(api_url="http://127.0.0.1:9", token="ghs_test", timeout=5)
     with pytest.raises(UserError, match=r"could not reach the GitHub API at http://127.0.0.1:9"):
         github.request("GET", "/issues")
 
@@ -366,6 +248,6 @@ def test_a_refused_pull_request_says_what_to_allow(api, clone, params):
     path, _ = clone
     retrained(path)
     message = "GitHub Actions is not permitted to create or approve pull requests."
-    api.fail[("POST", f"/repos/{REPO}/pulls")] = (403, {"message": message})
+    api.fail[("POST", f"/repos/{api.repo}/pulls")] = (403, {"message": message})
     with pytest.raises(UserError, match="allow GitHub Actions to create pull requests"):
         propose(params)

@@ -6,12 +6,14 @@ branch of its own, `deploy/<environment>`, with ONE pull request from it, update
 """
 
 import os
+import re
 
 from .deploy_release import Release, check_image, read, write
 from .errors import UserError
 from .github import GitHub, add_summary, run_url, set_outputs
 from .proposal import GITHUB_TOKEN_NOTE, TOKEN_KIND_HELP, TOKEN_KINDS, commit_on_latest, open_or_update
 
+VERSION = re.compile(r"[1-9][0-9]*")
 WORKFLOW = {"staging": ".github/workflows/main.yml", "production": ".github/workflows/production.yml"}
 
 
@@ -57,14 +59,21 @@ def table(old: Release, new: Release, metrics: dict[str, dict[str, str]] | None 
     return "\n".join(lines + [f"| {a} | {b} | {c} |" for a, b, c in rows]) + "\n"
 
 
-def propose(new: Release, text: str, title: str, args) -> int:
-    """Commit the release to deploy/<environment> (or to the base) and open or update its pull request."""
+def propose(environment: str, build, describe, args) -> int:
+    """Write `build(current)` as `environment`'s release on the base as it is now, commit it to
+    deploy/<environment> (or to the base) and open or update its pull request, described by
+    `describe(current, new)`."""
     github = GitHub()  # checks the token and repository before anything is pushed
-    environment = new.environment
     branch = args.base if getattr(args, "direct", False) else f"deploy/{environment}"
-    commit = commit_on_latest(
-        lambda: [write(new)], args.base, branch, args.remote, [title, text], github.token
-    )
+    found: dict[str, Release] = {}
+
+    def change() -> tuple[list[str], list[str]]:
+        found["old"] = read(environment)
+        found["new"] = build(found["old"])
+        return [write(found["new"])], [title(found["new"])]
+
+    commit = commit_on_latest(change, args.base, branch, args.remote, github.token)
+    old, new = found["old"], found["new"]
     if commit is None:
         line = f"{environment} already runs model version {new.version} (`{new.reference}`) on {args.base}"
         print(line)
@@ -77,10 +86,11 @@ def propose(new: Release, text: str, title: str, args) -> int:
         add_summary(f"**Deployment:** {line}: model version {new.version}, `{new.reference}`.")
         set_outputs(proposed="true", commit=commit)
         return 0
+    text = describe(old, new)
     if args.token_kind == "github":
         text += "\n" + GITHUB_TOKEN_NOTE.format(workflow=WORKFLOW[environment])
     hint = f"configure the GitHub App or token described in {WORKFLOW[environment]}"
-    action, pull = open_or_update(github, branch, args.base, title, text, hint)
+    action, pull = open_or_update(github, branch, args.base, title(new), text, hint)
     url = pull.get("html_url", "")
     what = f"deploying model version {new.version} to {environment}"
     print(f"{action} pull request #{pull['number']} ({url}) {what}")
@@ -89,25 +99,38 @@ def propose(new: Release, text: str, title: str, args) -> int:
     return 0
 
 
+def title(release: Release) -> str:
+    return f"Deploy model version {release.version} to {release.environment}"
+
+
 def stage(params: dict, args) -> int:
     """The `deploy stage` command: propose the image main.yml pushed for staging."""
     check_image(args.image, args.digest)
-    old = read("staging")
-    new = old.runs(args.image, args.digest, params["mlflow"]["registered_model"], args.model_version)
-    run = run_url()
-    text = "\n".join(
-        [
-            f"## Deploy model version {new.version} to staging\n",
-            f"main.yml released model version {new.version} of `{new.model}` and pushed its image"
-            + (f" in [this run]({run})." if run else ".")
-            + " Merging this pull request deploys it to staging: the controller syncs "
-            "`deploy/overlays/staging`, and the deploy workflow moves the registry's alias `staging`.\n",
-            table(old, new),
-            provenance(new, args.attestation),
-            "Later releases update this pull request while it is open.",
-        ]
+    if not VERSION.fullmatch(args.model_version):
+        raise UserError(
+            f"--model-version {args.model_version!r} is not an MLflow model version (a number); pass the "
+            "version the release registered."
+        )
+    model = params["mlflow"]["registered_model"]
+
+    def describe(old: Release, new: Release) -> str:
+        run = run_url()
+        return "\n".join(
+            [
+                f"## Deploy model version {new.version} to staging\n",
+                f"main.yml released model version {new.version} of `{new.model}` and pushed its image"
+                + (f" in [this run]({run})." if run else ".")
+                + " Merging this pull request deploys it to staging: the controller syncs "
+                "`deploy/overlays/staging`, and the deploy workflow moves the registry's alias `staging`.\n",
+                table(old, new),
+                provenance(new, args.attestation),
+                "Later releases update this pull request while it is open.",
+            ]
+        )
+
+    return propose(
+        "staging", lambda old: old.runs(args.image, args.digest, model, args.model_version), describe, args
     )
-    return propose(new, text, f"Deploy model version {new.version} to staging", args)
 
 
 def registry_metrics(params: dict, versions: list[str]) -> tuple[dict[str, dict[str, str]], str]:
@@ -124,35 +147,45 @@ def registry_metrics(params: dict, versions: list[str]) -> tuple[dict[str, dict[
                     metrics.setdefault(key.removeprefix("metric."), {})[version] = value
         return metrics, ""
     except Exception as exc:  # the pull request still helps without them; it says why they are missing
-        why = (str(exc).splitlines() or [type(exc).__name__])[0]
+        why = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
         return {}, f"The registry's metrics are not shown: {why}."
+
+
+def released_staging() -> Release:
+    staging = read("staging")
+    if not staging.released:
+        raise UserError(
+            "staging runs no release yet (deploy/overlays/staging/release has no digest): merge the "
+            "staging pull request of a release first."
+        )
+    return staging
 
 
 def promote(params: dict, args) -> int:
     """The `deploy promote` command: propose staging's release for production."""
-    staging, production = read("staging"), read("production")
-    if not staging.released:
-        raise UserError(
-            "staging runs no release yet (deploy/overlays/staging/release has no digest): merge the staging "
-            "pull request of a release first."
+    read("production"), released_staging()  # what the checkout says stops it before any fetch
+
+    def build(production: Release) -> Release:
+        staging = released_staging()  # as the base has it now
+        return production.runs(staging.image, staging.digest, staging.model, staging.version)
+
+    def describe(production: Release, new: Release) -> str:
+        metrics, missing = registry_metrics(params, [v for v in (production.version, new.version) if v])
+        run = run_url()
+        return "\n".join(
+            part
+            for part in [
+                f"## Deploy model version {new.version} to production\n",
+                f"> {args.reason}\n" if args.reason else "",
+                "This copies staging's release into `deploy/overlays/production`"
+                + (f" ([run]({run}))" if run else "")
+                + ". Merging it deploys it: the controller syncs the overlay, and the deploy workflow "
+                "moves the registry's alias `production`. To roll back, revert the merge.\n",
+                table(production, new, metrics),
+                missing,
+                provenance(new, ""),
+            ]
+            if part
         )
-    new = production.runs(staging.image, staging.digest, staging.model, staging.version)
-    versions = [v for v in (production.version, new.version) if v]
-    metrics, missing = registry_metrics(params, versions)
-    run = run_url()
-    text = "\n".join(
-        part
-        for part in [
-            f"## Deploy model version {new.version} to production\n",
-            f"> {args.reason}\n" if args.reason else "",
-            "This copies staging's release into `deploy/overlays/production`"
-            + (f" ([run]({run}))" if run else "")
-            + ". Merging it deploys it: the controller syncs the overlay, and the deploy workflow moves "
-            "the registry's alias `production`. To roll back, revert the merge.\n",
-            table(production, new, metrics),
-            missing,
-            provenance(new, ""),
-        ]
-        if part
-    )
-    return propose(new, text, f"Deploy model version {new.version} to production", args)
+
+    return propose("production", build, describe, args)

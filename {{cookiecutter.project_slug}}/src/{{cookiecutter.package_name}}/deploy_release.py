@@ -68,12 +68,24 @@ def read(environment: str) -> Release:
     except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise UserError(
             f"{file} is not a release component (one image with name and newName, and the annotations "
-            f"{NAME_KEY} and {VERSION_KEY}): {exc}; restore it with `git checkout` of a good revision."
+            f"{NAME_KEY} and {VERSION_KEY}): {_fault(exc)}; restore it with `git checkout` of a good "
+            "revision."
         ) from exc
     digest = image.get("digest")
     if digest is not None and not DIGEST.fullmatch(str(digest)):
         raise UserError(f"{file} pins the digest {digest!r}, which is not sha256:<64 hex digits>.")
     return Release(environment, name, new_name, digest, model, None if version == "none" else version)
+
+
+def _fault(exc: Exception) -> str:
+    """What is wrong with the file, on one line (a YAML error's own message spans several)."""
+    if isinstance(exc, yaml.YAMLError):
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        return f"invalid YAML{where} ({problem})" if problem else f"invalid YAML{where}"
+    if isinstance(exc, KeyError):
+        return f"{exc.args[0]} is missing"
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def render(release: Release, package: str) -> str:

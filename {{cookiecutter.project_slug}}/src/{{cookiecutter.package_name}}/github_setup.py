@@ -21,8 +21,9 @@ from .errors import UserError
 from .github import GitHub
 
 # Workflows that open pull requests, and what lets them do so without the workflow's GITHUB_TOKEN.
-PULL_REQUEST_OPENERS = {
+PULL_REQUEST_OPENERS = {  # workflow -> the variable and the secret that give it a token of its own
     "drift.yml": ("RETRAIN_APP_ID", "RETRAIN_TOKEN"),
+    "production.yml": ("DEPLOY_APP_ID", "DEPLOY_TOKEN"),  # and main.yml's stage job, which comes with it
     "template-update.yml": ("TEMPLATE_UPDATE_APP_ID", "TEMPLATE_UPDATE_TOKEN"),
 }
 DVC_SECRETS = {

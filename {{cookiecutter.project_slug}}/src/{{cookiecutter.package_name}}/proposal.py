@@ -70,20 +70,23 @@ def commit_and_push(files: list[str], branch: str, remote: str, message: list[st
 
 
 def commit_on_latest(
-    change: Callable[[], list[str]], base: str, branch: str, remote: str, message: list[str], token: str
+    change: Callable[[], tuple[list[str], list[str]]], base: str, branch: str, remote: str, token: str
 ) -> str | None:
-    """Make `change` (it writes files and returns their paths) on top of `remote`'s `base` as it is
-    now, commit it and push it to `branch`; None when the change leaves those files as they were.
-    A branch of its own is force-pushed; a push to `base` itself that lost a race with another push
-    is made again on top of the new `base`."""
+    """Make `change` on top of `remote`'s `base` as it is now (it writes files and returns their
+    paths and the commit message), commit it and push it to `branch`; None when the files stay as
+    they were. A branch of its own is force-pushed, unless it already holds this very tree (a push
+    would dismiss its pull request's approvals for nothing); a push to `base` itself that lost a
+    race with another push is made again on top of the new `base`."""
     env = push_env(token)
     for _ in range(3):
         git("fetch", "--quiet", remote, f"refs/heads/{base}", env=env)
         git("switch", "--quiet", "--force-create", f"proposal/{branch}", "FETCH_HEAD")
-        files = change()
+        files, message = change()
         if not git("status", "--porcelain", "--", *files):
             return None
         _commit(files, message)
+        if branch != base and (same := _same_tree(remote, branch, env)):
+            return same
         force = ["--force"] if branch != base else []
         pushed = subprocess.run(
             ["git", "push", "--quiet", *force, remote, f"HEAD:refs/heads/{branch}"],
@@ -97,6 +100,18 @@ def commit_on_latest(
             lines = pushed.stderr.strip().splitlines() or ["no output"]
             raise UserError(f"`git push` to {branch} failed: {lines[-1]}")
     raise UserError(f"{base} kept moving while this pushed to it; run the workflow again.")
+
+
+def _same_tree(remote: str, branch: str, env: dict) -> str | None:
+    """The commit `branch` holds on `remote` when its files are exactly those of HEAD."""
+    fetched = subprocess.run(
+        ["git", "fetch", "--quiet", remote, f"refs/heads/{branch}"], capture_output=True, text=True, env=env
+    )
+    if fetched.returncode != 0:  # no such branch yet
+        return None
+    if git("rev-parse", "FETCH_HEAD^{tree}") != git("rev-parse", "HEAD^{tree}"):
+        return None
+    return git("rev-parse", "FETCH_HEAD")
 
 
 def open_or_update(
