@@ -21,6 +21,9 @@ ENVIRONMENTS = {
     ("main.yml", "image"): "release",
     ("drift.yml", "retrain"): "retrain",
     ("template-update.yml", "propose"): "template-update",
+    ("main.yml", "stage"): "release",
+    ("deploy.yml", "aliases"): "release",
+    ("production.yml", "propose"): "production",
 }
 
 
@@ -47,11 +50,29 @@ def test_main_releases_only_from_the_default_branch(workflows):
     assert notice["permissions"] == {} and "secrets." not in text(notice)
     assert "nothing released" in notice["steps"][0]["run"]
     for name, job in jobs.items():  # every other job waits for reproduce, and is skipped with it
-        chain = [name]
-        while chain[-1] != "reproduce":
-            (parent,) = needs(jobs[chain[-1]])
-            chain.append(parent)
+        ancestors, todo = {name}, needs(job)
+        while todo:
+            ancestors.add(parent := todo.pop())
+            todo += needs(jobs[parent])
+        assert "reproduce" in ancestors, name
         assert not STATUS_FUNCTIONS.search(str(job.get("if", ""))), name
+
+
+def test_deployments_and_aliases_come_from_the_default_branch_only(workflows):
+    """A run of another branch may neither propose production nor set the registry's aliases from
+    its own overlays; production's proposal waits for the environment's reviewers."""
+    production = workflows["production.yml"]["jobs"]["propose"]
+    aliases = workflows["deploy.yml"]["jobs"]["aliases"]
+    assert production["if"] == aliases["if"] == DEFAULT_BRANCH
+    assert production["environment"] == "production"
+    assert production["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert aliases["permissions"] == {"contents": "read"}
+    # Only the image job may sign provenance, and it runs no code of the repository.
+    image = workflows["main.yml"]["jobs"]["image"]
+    assert image["permissions"]["id-token"] == "write" and "uv run" not in text(image)
+    assert [name for name, job in workflows["main.yml"]["jobs"].items() if "id-token" in text(job)] == [
+        "image"
+    ]
 
 
 def test_drift_retrains_only_on_the_default_branch(workflows):
