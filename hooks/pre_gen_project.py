@@ -14,6 +14,7 @@ SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
 DATASETS = {"classification": ("breast_cancer", "wine"), "regression": ("diabetes",)}
 REMOTE_SCHEMES = {"s3": "s3://", "gcs": "gs://", "azure": "azure://"}
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
+CLOUD_CREDENTIALS = ("secrets", "oidc")
 DEPLOY_CHOICES = ("argocd", "flux", "kustomize", "none")
 # Importing the project package must not shadow what the project itself imports.
 TAKEN_NAMES = {
@@ -182,6 +183,14 @@ def check_license(value: str) -> str | None:
     return None
 
 
+def check_cloud_credentials(value: str, remote: str) -> str | None:
+    if value not in CLOUD_CREDENTIALS:
+        return f"cloud_credentials {value!r} is not offered; choose secrets or oidc."
+    if value == "oidc" and remote not in REMOTE_SCHEMES:
+        return f"cloud_credentials 'oidc' needs a cloud DVC remote (s3, gcs or azure), not {remote!r}; choose secrets."
+    return None
+
+
 def check_deploy(value: str, slug: str = "") -> str | None:
     if value not in DEPLOY_CHOICES:
         return f"deploy {value!r} is not offered; choose one of {', '.join(DEPLOY_CHOICES)}."
@@ -206,6 +215,7 @@ def problems(a: dict) -> list[str]:
         check_python(a["python_version"]),
         check_task(a["task"], a["dataset"]),
         check_remote(a["dvc_remote"], a["dvc_remote_url"]),
+        check_cloud_credentials(a["cloud_credentials"], a["dvc_remote"]),
         check_tracking_uri(a["mlflow_tracking_uri"]),
         check_registry(a["container_registry"]),
         check_cron(a["drift_schedule"]),

@@ -127,13 +127,13 @@ def test_every_problem_is_one_line_naming_the_answer():
         "package_name": "bad slug", "author_email": "nope", "github_owner": "-x", "python_version": "2.7",
         "task": "clustering", "dataset": "x", "dvc_remote": "ftp", "dvc_remote_url": "x",
         "mlflow_tracking_uri": "x", "container_registry": "Not A Host", "drift_schedule": "x",
-        "license": "GPL", "deploy": "helm",
+        "license": "GPL", "deploy": "helm", "cloud_credentials": "keys",
     }  # fmt: skip
     found = hook.problems(answers)
-    assert len(found) == 12
+    assert len(found) == 13
     named = ["project_slug", "package_name", "author_email", "github_owner", "python_version", "task",
-             "dvc_remote", "mlflow_tracking_uri", "container_registry", "drift_schedule", "license",
-             "deploy"]  # fmt: skip
+             "dvc_remote", "cloud_credentials", "mlflow_tracking_uri", "container_registry",
+             "drift_schedule", "license", "deploy"]  # fmt: skip
     for message, answer in zip(found, named, strict=True):
         assert message.startswith(answer) and "\n" not in message
 
@@ -147,6 +147,11 @@ OUTSIDE_THE_OFFER = [
     ({"dvc_remote": "ftp"}, "dvc_remote 'ftp' is not supported; choose local, s3, gcs or azure."),
     ({"python_version": "3.10"}, "python_version '3.10' is not supported; choose one of 3.11, 3.12, 3.13."),
     ({"deploy": "x"}, "deploy 'x' is not offered; choose one of argocd, flux, kustomize, none."),
+    ({"cloud_credentials": "keys"}, "cloud_credentials 'keys' is not offered; choose secrets or oidc."),
+    (
+        {"cloud_credentials": "oidc"},  # with the default remote, a local directory
+        "cloud_credentials 'oidc' needs a cloud DVC remote (s3, gcs or azure), not 'local'; choose secrets.",
+    ),
 ]
 
 

@@ -5,6 +5,7 @@ only pull. The secrets are the ones the generated workflows actually read."""
 import re
 
 import pytest
+import yaml
 
 from .conftest import bake
 
@@ -89,3 +90,39 @@ def test_readme_names_the_remote_credentials_and_what_each_workflow_needs(baked,
 
 def test_a_local_remote_needs_no_credentials_section(baked):
     assert HEADING not in baked().read("README.md")
+
+
+def reaches_the_remote(step: dict) -> bool:
+    run = step.get("run", "")
+    return "dvc pull" in run or "dvc push" in run or "drift-data" in run or "dvc config" in run
+
+
+@pytest.mark.parametrize("remote", REMOTES)
+def test_with_openid_connect_no_key_is_read_and_the_readme_sets_up_each_identity(
+    baked, local_secrets, remote
+):
+    """cloud_credentials=oidc: the workflows read no cloud secret; each job that reaches the remote
+    signs in first, and only those jobs (and the image job, which signs provenance) may ask for an
+    OpenID Connect token. The README's one-time cloud commands trust exactly the subjects GitHub
+    gives those jobs, and name every variable the sign-in reads."""
+    project = baked(
+        dvc_remote=remote, dvc_remote_url=REMOTES[remote], cloud_credentials="oidc", github_owner="Acme"
+    )
+    assert secrets_read(project) == local_secrets  # the remote adds no secret
+    text = section(project.read("README.md"), HEADING)
+    for subject in ("pull_request", "ref:refs/heads/main", "environment:release"):
+        assert f"repo:Acme/{project.path.name}:{subject}" in text, subject
+    signing_in = set()
+    for name in WORKFLOWS:
+        for job_name, job in yaml.safe_load(project.read(f".github/workflows/{name}"))["jobs"].items():
+            steps = job.get("steps", [])
+            cloud = [i for i, step in enumerate(steps) if step.get("id") == "cloud"]
+            remote_steps = [i for i, step in enumerate(steps) if reaches_the_remote(step)]
+            if job.get("permissions", {}).get("id-token") == "write" and job_name != "image":
+                signing_in.add(f"{name}:{job_name}")
+                assert cloud and remote_steps and cloud[0] < remote_steps[0], (name, job_name)
+                for variable in re.findall(r"vars\.(\w+)", yaml.safe_dump(steps[cloud[0]])):
+                    assert f"`{variable}`" in text, f"the README does not name the variable {variable}"
+            else:
+                assert not cloud, (name, job_name)
+    assert signing_in == {"main.yml:reproduce", "pr.yml:pipeline", "drift.yml:check"}

@@ -36,6 +36,8 @@ def combinations():
         itertools.cycle(DEPLOYS),
     )
     for (task, remote), (python, license_, tracking, updates, deploy) in zip(pairs, cycled, strict=False):
+        # Each cloud remote with stored keys (classification) and with OpenID Connect (regression).
+        credentials = "oidc" if remote != "local" and task == "regression" else "secrets"
         yield {
             "task": task,
             "dvc_remote": remote,
@@ -45,6 +47,7 @@ def combinations():
             "mlflow_tracking_uri": tracking,
             "template_updates": updates,
             "deploy": deploy,
+            "cloud_credentials": credentials,
         }
 
 
@@ -105,7 +108,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_data", "test_drift", "test_drift_data", "test_evaluate", "test_github", "test_github_settings",
+                "conftest", "test_data", "test_deploy", "test_drift", "test_drift_data", "test_evaluate", "test_github", "test_github_settings",
                 "test_metrics", "test_pipeline", "test_registry", "test_report", "test_request_guard",
                 "test_schema_tools", "test_serve", "test_service", "test_simulate", "test_sources", "test_split", "test_train",
                 "test_validation",

@@ -183,3 +183,27 @@ def test_a_ruleset_with_fields_github_adds_is_still_ours():
     assert all(github_setup._covers(found.get(k), v) for k, v in wanted.items())
     found["rules"] = found["rules"][:-1]
     assert not all(github_setup._covers(found.get(k), v) for k, v in wanted.items())
+
+
+@pytest.mark.parametrize(
+    ("credentials", "variables", "secrets", "wanted"),
+    [
+        (
+            "secrets",
+            {},
+            {"AWS_ACCESS_KEY_ID"},
+            "the DVC remote's credentials: --secret AWS_SECRET_ACCESS_KEY",
+        ),
+        ("secrets", {}, {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, None),
+        ("oidc", {"AWS_REGION": "eu-west-1"}, set(), "--var AWS_ROLE_ARN=..."),
+        ("oidc", {"AWS_ROLE_ARN": "arn:aws:iam::1:role/r", "AWS_REGION": "eu-west-1"}, set(), None),
+    ],
+)
+def test_setup_names_what_the_remote_still_needs_for_the_chosen_credentials(
+    credentials, variables, secrets, wanted
+):
+    needs = Needs(NEEDS.jobs, {**NEEDS.answers, "cloud_credentials": credentials}, NEEDS.required_check)
+    state = without(configured(), secrets=secrets, variables=variables)
+    found = [line for line in github_setup._unknowns(needs, state, {}, {}, {}) if "DVC remote" in line]
+    assert found == ([] if wanted is None else [next(line for line in found if wanted in line)])
+    assert not any("--secret AWS" in line for line in found) or credentials == "secrets"

@@ -216,7 +216,7 @@ def _drift(args) -> int:
 def _drift_data(args) -> int:
     from .drift_data import run
 
-    return run(load_params(args.params), args.current, args.credential)
+    return run(load_params(args.params), args.current, args.credential, args.credential_source)
 
 
 def _drift_issue(args) -> int:

@@ -34,6 +34,12 @@ def add_arguments(parser) -> None:
         help="environment variable holding the DVC remote's credential; when it is empty the "
         "remote is not tried",
     )
+    parser.add_argument(
+        "--credential-source",
+        default="",
+        metavar="TEXT",
+        help="where that credential comes from, for the summary (default: secret `ENV`)",
+    )
 
 
 def dvc(*args: str) -> tuple[bool, str]:
@@ -51,10 +57,10 @@ def first_error(output: str) -> str:
     return line.removeprefix("ERROR:").strip().rstrip(":")
 
 
-def remote_unusable(credential: str | None) -> str:
+def remote_unusable(credential: str | None, source: str = "") -> str:
     """Why the DVC remote cannot be used, or "" when it is worth trying."""
     if credential and not os.environ.get(credential):
-        return f"credentials (secret `{credential}`) are not set"
+        return f"credentials ({source or f'secret `{credential}`'}) are not set"
     return ""
 
 
@@ -140,10 +146,10 @@ def reference_data(cfg: dict, unusable: str) -> str:
     return "reproduced"
 
 
-def run(params: dict, current: str | None, credential: str | None) -> int:
+def run(params: dict, current: str | None, credential: str | None, source: str = "") -> int:
     """The `drift-data` command: current data first (nothing to do without it), then the reference."""
     cfg = settings(params)
-    unusable = remote_unusable(credential)
+    unusable = remote_unusable(credential, source)
     path = current_data(current or None, cfg, unusable)
     how = reference_data(cfg, unusable)
     print(f"current data: {path}; reference: {cfg['reference']} ({how})")

@@ -31,6 +31,11 @@ DVC_SECRETS = {
     "gcs": ("GCP_CREDENTIALS_JSON",),
     "azure": ("AZURE_STORAGE_CONNECTION_STRING",),
 }
+DVC_OIDC_VARIABLES = {  # with the answer cloud_credentials=oidc: the identity to sign in as
+    "s3": ("AWS_ROLE_ARN", "AWS_REGION"),
+    "gcs": ("GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT"),
+    "azure": ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID", "AZURE_STORAGE_ACCOUNT"),
+}
 MLFLOW_SECRETS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
 
@@ -434,9 +439,18 @@ def _unknowns(needs, state, variables: dict, secrets: dict, reviewers: dict) -> 
     given = {name for _, name in secrets} | (state.secrets or set())
     unknown = []
     remote = needs.answers.get("dvc_remote")
-    missing = [name for name in DVC_SECRETS.get(remote, ()) if name not in given]
-    if missing:
-        unknown.append(f"the DVC remote's credentials: --secret {' --secret '.join(missing)}")
+    if needs.answers.get("cloud_credentials") == "oidc":
+        known = {**(state.variables or {}), **variables}
+        missing = [name for name in DVC_OIDC_VARIABLES.get(remote, ()) if name not in known]
+        if missing:
+            unknown.append(
+                'the cloud identity for the DVC remote (README, "The DVC remote\'s credentials"): '
+                + " ".join(f"--var {name}=..." for name in missing)
+            )
+    else:
+        missing = [name for name in DVC_SECRETS.get(remote, ()) if name not in given]
+        if missing:
+            unknown.append(f"the DVC remote's credentials: --secret {' --secret '.join(missing)}")
     if "MLFLOW_TRACKING_URI" in {**(state.variables or {}), **variables} and not given & set(MLFLOW_SECRETS):
         unknown.append(
             "whether the tracking server needs credentials: --secret MLFLOW_TRACKING_USERNAME "

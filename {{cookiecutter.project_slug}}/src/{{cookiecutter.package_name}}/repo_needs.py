@@ -17,6 +17,7 @@ ANSWERS = {
     "project_slug": "{{ cookiecutter.project_slug }}",
     "description": {{ cookiecutter.description | tojson }},
     "dvc_remote": "{{ cookiecutter.dvc_remote }}",
+    "cloud_credentials": "{{ cookiecutter.cloud_credentials }}",
     "container_registry": "{{ cookiecutter.container_registry }}",
     "mlflow_tracking_uri": "{{ cookiecutter.mlflow_tracking_uri }}",
 }
