@@ -126,6 +126,16 @@ def test_without_credentials_nothing_is_pulled_and_the_reference_is_reproduced(r
     ) in summary()
 
 
+def test_without_an_openid_connect_sign_in_the_summary_names_the_variable(
+    repo, params, dvc, summary, monkeypatch
+):
+    monkeypatch.delenv("SIGNED_IN", raising=False)  # the sign-in step was skipped: its variable is unset
+    Path("current.csv").write_text(TRAIN)
+    drift_data.run(params, "current.csv", "SIGNED_IN", "OpenID Connect, variable `AWS_ROLE_ARN`")
+    assert dvc.calls == [("repro", "split", "train")]
+    assert "(its credentials (OpenID Connect, variable `AWS_ROLE_ARN`) are not set)" in summary()
+
+
 def test_a_reference_reproduced_from_a_changed_source_is_flagged(repo, params, dvc, summary):
     dvc.behaviour.update(pull=False, repro="a,target\n5,1\n")
     Path("current.csv").write_text(TRAIN)
