@@ -16,6 +16,7 @@ REMOTE_SCHEMES = {"s3": "s3://", "gcs": "gs://", "azure": "azure://"}
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
 CLOUD_CREDENTIALS = ("secrets", "oidc")
 DEPLOY_CHOICES = ("argocd", "flux", "kustomize", "none")
+TRAINING_RUNNERS = ("github", "cml")
 # Importing the project package must not shadow what the project itself imports.
 TAKEN_NAMES = {
     "bentoml", "cml", "dvc", "joblib", "matplotlib", "mlflow", "numpy", "pandas", "pytest",
@@ -203,6 +204,12 @@ def check_deploy(value: str, slug: str = "") -> str | None:
     return None
 
 
+def check_training_runner(value: str) -> str | None:
+    if value not in TRAINING_RUNNERS:
+        return f"training_runner {value!r} is not offered; choose github or cml."
+    return None
+
+
 def problems(a: dict) -> list[str]:
     checks = [
         check_text("project_name", a["project_name"]),
@@ -221,6 +228,7 @@ def problems(a: dict) -> list[str]:
         check_cron(a["drift_schedule"]),
         check_license(a["license"]),
         check_deploy(a["deploy"], a["project_slug"]),
+        check_training_runner(a["training_runner"]),
     ]
     return [message for message in checks if message]
 

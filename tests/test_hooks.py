@@ -1,6 +1,6 @@
 """Unit tests of the answer checks in hooks/pre_gen_project.py, and what a bad answer shows at generation.
 
-python_version, task, dvc_remote, license and deploy are plain answers, not cookiecutter choice lists:
+python_version, task, dvc_remote, license, deploy and training_runner are plain answers, not cookiecutter choice lists:
 cookiecutter 2.7 rejects a value outside a choice list before any hook runs, with a ValueError traceback.
 As plain answers they reach the hook, which names the answer and the values allowed."""
 
@@ -62,6 +62,18 @@ def test_offered_deploy_answers(deploy):
 @pytest.mark.parametrize("deploy", ["ArgoCD", "helm", ""])
 def test_deploy_answer_outside_the_offer(deploy):
     assert "is not offered; choose one of argocd, flux, kustomize, none." in hook.check_deploy(deploy)
+
+
+@pytest.mark.parametrize("runner", ["github", "cml"])
+def test_offered_training_runners(runner):
+    assert hook.check_training_runner(runner) is None
+
+
+@pytest.mark.parametrize("runner", ["CML", "self-hosted", ""])
+def test_training_runner_outside_the_offer(runner):
+    assert hook.check_training_runner(runner) == (
+        f"training_runner {runner!r} is not offered; choose github or cml."
+    )
 
 
 def test_a_slug_too_long_for_a_kubernetes_namespace_is_refused_only_with_manifests():
@@ -127,13 +139,13 @@ def test_every_problem_is_one_line_naming_the_answer():
         "package_name": "bad slug", "author_email": "nope", "github_owner": "-x", "python_version": "2.7",
         "task": "clustering", "dataset": "x", "dvc_remote": "ftp", "dvc_remote_url": "x",
         "mlflow_tracking_uri": "x", "container_registry": "Not A Host", "drift_schedule": "x",
-        "license": "GPL", "deploy": "helm", "cloud_credentials": "keys",
+        "license": "GPL", "deploy": "helm", "cloud_credentials": "keys", "training_runner": "gitlab",
     }  # fmt: skip
     found = hook.problems(answers)
-    assert len(found) == 13
+    assert len(found) == 14
     named = ["project_slug", "package_name", "author_email", "github_owner", "python_version", "task",
              "dvc_remote", "cloud_credentials", "mlflow_tracking_uri", "container_registry",
-             "drift_schedule", "license", "deploy"]  # fmt: skip
+             "drift_schedule", "license", "deploy", "training_runner"]  # fmt: skip
     for message, answer in zip(found, named, strict=True):
         assert message.startswith(answer) and "\n" not in message
 
@@ -148,6 +160,7 @@ OUTSIDE_THE_OFFER = [
     ({"python_version": "3.10"}, "python_version '3.10' is not supported; choose one of 3.11, 3.12, 3.13."),
     ({"deploy": "x"}, "deploy 'x' is not offered; choose one of argocd, flux, kustomize, none."),
     ({"cloud_credentials": "keys"}, "cloud_credentials 'keys' is not offered; choose secrets or oidc."),
+    ({"training_runner": "gitlab"}, "training_runner 'gitlab' is not offered; choose github or cml."),
     (
         {"cloud_credentials": "oidc"},  # with the default remote, a local directory
         "cloud_credentials 'oidc' needs a cloud DVC remote (s3, gcs or azure), not 'local'; choose secrets.",

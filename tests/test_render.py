@@ -24,6 +24,9 @@ LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
 TRACKING = ("", "https://mlflow.example.com")
 TEMPLATE_UPDATES = ("yes", "no")  # as typed at the prompt or on the command line
 DEPLOYS = ("argocd", "flux", "kustomize", "none")
+# cml twice in three: over the eight pairs it meets every remote (each cloud of the runner, and AWS for
+# a local remote) and both kinds of cloud credentials.
+TRAINING_RUNNERS = ("github", "cml", "cml")
 
 
 def combinations():
@@ -34,8 +37,11 @@ def combinations():
         itertools.cycle(TRACKING),
         itertools.cycle(TEMPLATE_UPDATES),
         itertools.cycle(DEPLOYS),
+        itertools.cycle(TRAINING_RUNNERS),
     )
-    for (task, remote), (python, license_, tracking, updates, deploy) in zip(pairs, cycled, strict=False):
+    for (task, remote), (python, license_, tracking, updates, deploy, runner) in zip(
+        pairs, cycled, strict=False
+    ):
         # Each cloud remote with stored keys (classification) and with OpenID Connect (regression).
         credentials = "oidc" if remote != "local" and task == "regression" else "secrets"
         yield {
@@ -48,6 +54,7 @@ def combinations():
             "template_updates": updates,
             "deploy": deploy,
             "cloud_credentials": credentials,
+            "training_runner": runner,
         }
 
 
@@ -140,7 +147,9 @@ def parse(path):
 
 
 @pytest.mark.parametrize(
-    "answers", COMBINATIONS, ids=lambda a: f"{a['task']}-{a['dvc_remote']}-{a['deploy']}"
+    "answers",
+    COMBINATIONS,
+    ids=lambda a: f"{a['task']}-{a['dvc_remote']}-{a['deploy']}-{a['training_runner']}",
 )
 def test_combination_renders_cleanly(baked, answers):
     project = baked(**answers)
@@ -153,7 +162,9 @@ def test_combination_renders_cleanly(baked, answers):
 
 
 @pytest.mark.parametrize(
-    "answers", COMBINATIONS, ids=lambda a: f"{a['task']}-{a['dvc_remote']}-{a['deploy']}"
+    "answers",
+    COMBINATIONS,
+    ids=lambda a: f"{a['task']}-{a['dvc_remote']}-{a['deploy']}-{a['training_runner']}",
 )
 def test_answers_reach_the_files(baked, answers):
     project = baked(**answers)
@@ -177,6 +188,16 @@ def test_answers_reach_the_files(baked, answers):
         assert any(dep.startswith(f"dvc[{extra}]") for dep in pyproject["project"]["dependencies"])
     if answers["license"] != "Proprietary":
         assert pyproject["project"]["license"] == answers["license"]
+    # training_runner: cml adds the job that launches the runner, in the DVC remote's cloud (AWS for local).
+    cml = answers["training_runner"] == "cml"
+    cloud = {"s3": "aws", "gcs": "gcp", "azure": "azure", "local": "aws"}[answers["dvc_remote"]]
+    for name in ("pr.yml", "main.yml"):
+        workflow = project.read(f".github/workflows/{name}")
+        assert ("launch" in yaml.safe_load(workflow)["jobs"]) is cml
+        assert (
+            f'cml runner launch --single --labels="$LABEL" --repo="$REPO_URL" --cloud={cloud} ' in workflow
+        ) is cml
+    assert ("## Training on a cloud runner" in project.read("README.md")) is cml
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ DEFAULT_BRANCH = "github.ref == format('refs/heads/{0}', github.event.repository
 STATUS_FUNCTIONS = re.compile(r"\b(always|failure|cancelled)\(\)")
 SECRET = re.compile(r"secrets\.(\w+)")
 ENVIRONMENTS = {
+    ("main.yml", "launch"): "release",
     ("main.yml", "reproduce"): "release",
     ("main.yml", "release"): "release",
     ("main.yml", "image"): "release",
@@ -27,7 +28,22 @@ ENVIRONMENTS = {
 }
 
 
-@pytest.fixture(scope="module", params=[{}, {"dvc_remote": "s3", "dvc_remote_url": "s3://acme/dvc", "container_registry": "docker.io"}], ids=["defaults", "s3-dockerhub"])  # fmt: skip
+# The cloud runner's token and keys are repository secrets named CML_*; CML reads them under these names.
+RUNNER_TOKEN = "CML_RUNNER_TOKEN"
+RUNNER_CLOUD_ENV = {
+    "aws": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+    "gcp": {"GOOGLE_APPLICATION_CREDENTIALS_DATA"},
+    "azure": {"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID", "AZURE_TENANT_ID"},
+}
+FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
+
+
+@pytest.fixture(scope="module", params=[
+    {}, {"dvc_remote": "s3", "dvc_remote_url": "s3://acme/dvc", "container_registry": "docker.io"},
+    # On a cloud runner: with the S3 remote the DVC secrets share the names CML reads for AWS.
+    {"dvc_remote": "s3", "dvc_remote_url": "s3://acme/dvc", "training_runner": "cml"},
+    {"dvc_remote": "gcs", "dvc_remote_url": "gs://acme/dvc", "training_runner": "cml"},
+], ids=["defaults", "s3-dockerhub", "s3-cml", "gcs-cml"])  # fmt: skip
 def workflows(request, tmp_path_factory) -> dict[str, dict]:
     project = bake(tmp_path_factory.mktemp("trust"), **request.param)
     return {p.name: yaml.safe_load(p.read_text()) for p in (project.path / ".github/workflows").glob("*.yml")}
@@ -43,17 +59,21 @@ def needs(job: dict) -> list[str]:
 
 
 def test_main_releases_only_from_the_default_branch(workflows):
-    jobs = workflows["main.yml"]["jobs"]
+    jobs = dict(workflows["main.yml"]["jobs"])
     assert jobs["reproduce"]["if"] == DEFAULT_BRANCH
     notice = jobs.pop("not-released")
     assert notice["if"] == DEFAULT_BRANCH.replace("==", "!=")
     assert notice["permissions"] == {} and "secrets." not in text(notice)
     assert "nothing released" in notice["steps"][0]["run"]
+    # training_runner cml: the job that launches reproduce's runner comes first, on the same condition.
+    if launch := jobs.pop("launch", None):
+        assert launch["if"] == DEFAULT_BRANCH and launch["environment"] == "release"
+        assert needs(jobs["reproduce"]) == ["launch"]
     for name, job in jobs.items():  # every other job waits for reproduce, and is skipped with it
         ancestors, todo = {name}, needs(job)
         while todo:
             ancestors.add(parent := todo.pop())
-            todo += needs(jobs[parent])
+            todo += needs(jobs[parent]) if parent in jobs else []
         assert "reproduce" in ancestors, name
         assert not STATUS_FUNCTIONS.search(str(job.get("if", ""))), name
 
@@ -120,3 +140,57 @@ def test_jobs_holding_secrets_run_in_their_deployment_environment(workflows):
                     name,
                     secrets,
                 )
+
+
+def runner_secrets(job: dict) -> set[str]:
+    return {name for name in SECRET.findall(text(job)) if name.startswith("CML_")}
+
+
+def test_only_the_launch_jobs_hold_the_cloud_runners_token_and_keys(workflows):
+    pr, main = workflows["pr.yml"]["jobs"], workflows["main.yml"]["jobs"]
+    launches = [(file, name) for file, w in workflows.items() for name in w["jobs"] if name == "launch"]
+    if not launches:  # training_runner github: GitHub's runners only, no runner secret anywhere
+        assert all(not runner_secrets(job) for w in workflows.values() for job in w["jobs"].values())
+        assert pr["pipeline"]["runs-on"] == main["reproduce"]["runs-on"] == "ubuntu-latest"
+        return
+    assert sorted(launches) == [("main.yml", "launch"), ("pr.yml", "launch")]
+    assert pr["launch"]["steps"] == main["launch"]["steps"]
+    for launch in (pr["launch"], main["launch"]):
+        assert launch["permissions"] == {} and launch["runs-on"] == "ubuntu-latest"
+        # It runs no code of the repository.
+        assert "actions/checkout" not in text(launch) and "uv " not in text(launch)
+        (step,) = [step for step in launch["steps"] if step.get("id") == "launch"]
+        assert step["run"].count("cml runner launch --single") == 1
+        assert "${{" not in step["run"]
+        # Each secret reaches CML under the name CML reads: REPO_TOKEN, and the cloud's own.
+        held = {var: value for var, value in step["env"].items() if "secrets." in value}
+        assert held.pop("REPO_TOKEN") == f"${{{{ secrets.{RUNNER_TOKEN} }}}}"
+        assert set(held) in RUNNER_CLOUD_ENV.values()
+        assert all(value == f"${{{{ secrets.CML_{var} }}}}" for var, value in held.items())
+        assert runner_secrets(launch) == {RUNNER_TOKEN, *(f"CML_{var}" for var in held)}
+        assert launch["outputs"] == {"label": "${{ steps.launch.outputs.label }}"}
+    # The training jobs hold none of them, and run on the label the launch job gave.
+    for file, workflow in workflows.items():
+        for name, job in workflow["jobs"].items():
+            if name != "launch":
+                assert not runner_secrets(job), (file, name)
+    assert not any(
+        var in text(pr["pipeline"])
+        for var in ("REPO_TOKEN", *RUNNER_CLOUD_ENV["gcp"], *RUNNER_CLOUD_ENV["azure"])
+    )
+    assert main["reproduce"]["runs-on"] == "${{ needs.launch.outputs.label }}"
+    assert pr["pipeline"]["runs-on"] == "${{ needs.launch.outputs.label || 'ubuntu-latest' }}"
+
+
+def test_a_forks_pull_request_launches_nothing_and_a_failed_launch_fails_the_check(workflows):
+    pr = workflows["pr.yml"]["jobs"]
+    if "launch" not in pr:
+        return
+    assert pr["launch"]["if"] == FORK_GUARD
+    pipeline = pr["pipeline"]
+    # Runs when the launch was skipped (a fork), on GitHub's runner; a skipped job would pass as a check,
+    # so after a failed launch it runs and fails at its first step.
+    assert needs(pipeline) == ["launch"] and pipeline["if"] == "${{ !cancelled() }}"
+    first = pipeline["steps"][0]
+    assert first["if"] == "needs.launch.result == 'failure'" and first["run"].rstrip().endswith("exit 1")
+    assert all("needs." not in text(step) for step in pipeline["steps"][1:])

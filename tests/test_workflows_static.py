@@ -42,6 +42,11 @@ ACCEPTED_AUDITOR: dict[tuple[str, str, str], str] = {
         "pr.yml's pipeline job reads the DVC remote with the repository secret, which should only read: "
         "an environment limited to the default branch would withhold it from every pull request."
     ),
+    ("secrets-outside-env", "pr.yml", "jobs.launch"): (
+        "pr.yml's launch job holds the cloud runner's token and the cloud's keys as repository secrets: "
+        "an environment limited to the default branch would withhold them from every pull request. It "
+        "checks out and runs no code of the pull request, and is skipped for a fork's."
+    ),
     ("secrets-outside-env", "drift.yml", "jobs.check"): (
         "drift.yml's check job reads the DVC remote with the same read-only repository secret: it runs "
         "on a schedule, and an environment would record a deployment for every check."

@@ -163,7 +163,8 @@ def released_staging() -> Release:
 
 def promote(params: dict, args) -> int:
     """The `deploy promote` command: propose staging's release for production."""
-    read("production"), released_staging()  # what the checkout says stops it before any fetch
+    read("production")  # a broken file, or a staging with no release yet, stops it before any fetch
+    released_staging()
 
     def build(production: Release) -> Release:
         staging = released_staging()  # as the base has it now

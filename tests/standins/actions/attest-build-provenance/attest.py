@@ -18,7 +18,9 @@ def fail(message: str) -> None:
 
 def main() -> None:
     env = os.environ
-    out = env.get("STANDIN_OUTPUT_DIR") or fail("stand-in: STANDIN_OUTPUT_DIR must name the directory for records")
+    out = env.get("STANDIN_OUTPUT_DIR") or fail(
+        "stand-in: STANDIN_OUTPUT_DIR must name the directory for records"
+    )
     name, digest = env.get("INPUT_SUBJECT_NAME", ""), env.get("INPUT_SUBJECT_DIGEST", "")
     if not (env.get("INPUT_SUBJECT_PATH") or env.get("INPUT_SUBJECT_CHECKSUMS") or digest):
         fail("One of subject-path, subject-digest, or subject-checksums must be provided")
@@ -33,7 +35,9 @@ def main() -> None:
         fail("Input required and not supplied: github-token")
     registry = name.split("/", 1)[0]
     logins = Path(out) / "docker/logins"
-    logged = logins.is_file() and any(line.split(" ")[0] == registry for line in logins.read_text().splitlines())
+    logged = logins.is_file() and any(
+        line.split(" ")[0] == registry for line in logins.read_text().splitlines()
+    )
     if push and not logged:
         fail(f"push-to-registry: no credentials for {registry} (log in with docker/login-action first)")
     attestation = uuid.uuid4().int % 10**8

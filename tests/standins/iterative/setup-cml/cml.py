@@ -1,4 +1,4 @@
-"""Stand-in for the CML command line (npm @dvcorg/cml), `cml comment create|update` only.
+"""Stand-in for the CML command line (npm @dvcorg/cml): `cml comment create|update` and `cml runner launch`.
 
 Command line, defaults and errors follow CML's bin/cml.js and bin/cml/comment/create.js;
 the comment logic follows src/cml.js commentCreate, src/watermark.js and the GitHub
@@ -8,6 +8,13 @@ instead of a new one being posted. Differences, on purpose: the REST API is the 
 GITHUB_API_URL (real CML derives it from the repository URL; on GitHub both are the same
 host), only addresses on this machine are ever contacted, and every call is appended to
 $STANDIN_OUTPUT_DIR/cml-calls.jsonl for the tests.
+
+`cml runner launch` takes the options of bin/cml/runner/launch.js (types, defaults, choices,
+conflicts, CML_RUNNER_* variables) and fails where CML does before an instance exists: no token,
+no Terraform, and, with --cloud, none of that cloud's credentials in the environment (where the
+iterative Terraform provider would fail; that message is the stand-in's own words). It launches
+nothing and makes no REST call: it records the options, where the token came from and which
+credential variables were set (names only), and logs what CML would, as CML's JSON lines.
 """
 
 import base64
@@ -15,7 +22,10 @@ import ipaddress
 import json
 import mimetypes
 import os
+import random
 import re
+import shutil
+import string
 import subprocess
 import sys
 import urllib.error
@@ -54,13 +64,67 @@ Options:
   --target, --watch, --publish, --publish-url, --publish-native (--native), --watermark-title"""
 
 
+# bin/cml/runner/launch.js; `name` defaults to a random cml-<id>, --cloud-gpu=nogpu means none.
+LAUNCH = {
+    "labels": "string", "idle-timeout": "string", "name": "string", "no-retry": "boolean",
+    "single": "boolean", "reuse": "boolean", "reuse-idle": "boolean", "workdir": "string",
+    "docker-volumes": "array", "cloud": "string", "cloud-region": "string", "cloud-type": "string",
+    "cloud-permission-set": "string", "cloud-metadata": "array", "cloud-gpu": "string",
+    "cloud-hdd-size": "number", "cloud-ssh-private": "string", "cloud-spot": "boolean",
+    "cloud-spot-price": "number", "cloud-startup-script": "string", "cloud-aws-security-group": "string",
+    "cloud-aws-subnet": "string", "cloud-kubernetes-node-selector": "array", "cloud-image": "string",
+    "tpi-version": "string", "cml-version": "string", "tf-resource": "string", "destroy-delay": "number",
+}  # fmt: skip
+LAUNCH_ALIASES = {"path": "workdir", "cloud-aws-subnet-id": "cloud-aws-subnet", "tf_resource": "tf-resource"}
+LAUNCH_DEFAULTS = {
+    "labels": "cml", "idle-timeout": "5 minutes", "docker-volumes": [], "cloud-region": "us-west",
+    "cloud-permission-set": "", "cloud-metadata": [], "cloud-spot-price": -1, "cloud-aws-security-group": "",
+    "cloud-aws-subnet": "", "cloud-kubernetes-node-selector": [], "tpi-version": ">= 0.9.10", "destroy-delay": 10,
+}  # fmt: skip
+LAUNCH_CHOICES = {"cloud": ("aws", "azure", "gcp", "kubernetes")}
+LAUNCH_CONFLICTS = (("single", "reuse"), ("single", "reuse-idle"), ("reuse", "reuse-idle"))
+# What the iterative Terraform provider reads for each cloud: any one group, every variable of it set.
+CLOUD_CREDENTIALS = {
+    "aws": (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),),
+    "azure": (("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID", "AZURE_TENANT_ID"),),
+    "gcp": (("GOOGLE_APPLICATION_CREDENTIALS_DATA",), ("GOOGLE_APPLICATION_CREDENTIALS",)),
+    "kubernetes": (("KUBERNETES_CONFIGURATION",), ("KUBECONFIG_DATA",), ("KUBECONFIG",)),
+}
+CREDENTIAL_NAMES = sorted(
+    {n for groups in CLOUD_CREDENTIALS.values() for g in groups for n in g} | {"AWS_SESSION_TOKEN"}
+)
+SENSITIVE = ("driver-token", "cloud-ssh-private", "cloud-startup-script")
+SECONDS = {  # timestring's units, in seconds (a month is four weeks, a year 365.25 days)
+    **dict.fromkeys(("ms", "milli", "millisecond", "milliseconds"), 0.001),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "week", "weeks"), 604800),
+    **dict.fromkeys(("mon", "mth", "mths", "month", "months"), 2419200),
+    **dict.fromkeys(("y", "yr", "yrs", "year", "years"), 31557600),
+}
+LAUNCH_USAGE = """cml runner launch
+
+Launch and register a self-hosted runner
+https://cml.dev/doc/ref/runner
+
+Options:
+  --labels, --idle-timeout, --name, --no-retry, --single, --reuse, --reuse-idle, --docker-volumes,
+  --cloud, --cloud-region, --cloud-type, --cloud-permission-set, --cloud-metadata, --cloud-gpu,
+  --cloud-hdd-size, --cloud-ssh-private, --cloud-spot, --cloud-spot-price, --cloud-startup-script,
+  --cloud-aws-security-group, --cloud-aws-subnet, --cloud-kubernetes-node-selector
+Global Options:
+  --log, --driver, --repo, --driver-token (--token), --help"""
+
+
 class CMLError(Exception):
     pass
 
 
-def usage_error(message: str) -> None:
+def usage_error(message: str, usage: str = USAGE) -> None:
     """What yargs does on a bad command line: help, then the message, exit 1."""
-    print(USAGE, file=sys.stderr)
+    print(usage, file=sys.stderr)
     print("\n" + message, file=sys.stderr)
     sys.exit(1)
 
@@ -69,14 +133,8 @@ def kebab(name: str) -> str:
     return re.sub(r"([A-Z])", lambda m: "-" + m.group(1).lower(), name)
 
 
-def parse(argv: list[str]) -> tuple[str, dict, list[str]]:
-    if argv[:1] in (["--help"], ["-h"], []):
-        print(USAGE)
-        sys.exit(0)
-    if argv[0] != "comment" or len(argv) < 2 or argv[1] not in ("create", "update"):
-        raise CMLError(f"stand-in implements only `cml comment create|update`, not: cml {' '.join(argv)}")
-    command, rest = argv[1], argv[2:]
-    spec = {**GLOBAL, **COMMENT}
+def read_options(rest: list[str], spec: dict, aliases: dict, usage: str) -> tuple[dict, list[str], list[str]]:
+    """yargs' reading of a command line: --name=value, --name value, --no-name, booleans and arrays."""
     opts: dict = {}
     positional, unknown = [], []
     i = 0
@@ -84,13 +142,13 @@ def parse(argv: list[str]) -> tuple[str, dict, list[str]]:
         arg = rest[i]
         i += 1
         if arg in ("--help", "-h"):
-            print(USAGE)
+            print(usage)
             sys.exit(0)
         if not arg.startswith("--"):
             positional.append(arg)
             continue
         name, has_value, value = arg[2:].partition("=")
-        name = ALIASES.get(kebab(name), kebab(name))
+        name = aliases.get(kebab(name), kebab(name))
         negated = not has_value and name.startswith("no-") and name[3:] in spec
         if negated:
             name = name[3:]
@@ -107,6 +165,12 @@ def parse(argv: list[str]) -> tuple[str, dict, list[str]]:
                 i += 1
             else:
                 opts[name] = True
+        elif spec[name] == "array":
+            values = [value] if has_value else []
+            while not has_value and i < len(rest) and not rest[i].startswith("--"):
+                values.append(rest[i])
+                i += 1
+            opts[name] = opts.get(name, []) + values
         elif has_value:
             opts[name] = value
         elif i < len(rest) and not rest[i].startswith("--"):
@@ -114,32 +178,63 @@ def parse(argv: list[str]) -> tuple[str, dict, list[str]]:
             i += 1
         else:
             opts[name] = ""
-    if len(positional) > 1:
-        unknown.extend(positional[1:])
+    return opts, positional, unknown
+
+
+def read_env(opts: dict, spec: dict, prefix: str, aliases: dict) -> None:
+    """yargs .env(prefix) for the command's options (and their aliases); bin/cml.js's .env('CML') for the
+    global ones."""
+    for name, kind in spec.items():
+        for key in (name, *(alias for alias, target in aliases.items() if target == name)):
+            for variable in (
+                f"{prefix}{key.upper().replace('-', '_')}",
+                f"CML_{key.upper().replace('-', '_')}",
+            ):
+                if (
+                    name not in opts
+                    and variable in os.environ
+                    and (variable.startswith(prefix) or name in GLOBAL)
+                ):
+                    raw = os.environ[variable]
+                    opts[name] = (
+                        raw.lower() not in ("false", "0", "")
+                        if kind == "boolean"
+                        else [raw]
+                        if kind == "array"
+                        else raw
+                    )
+
+
+def check_choices(opts: dict, choices: dict, usage: str) -> None:
+    for name, allowed in choices.items():
+        if name in opts and opts[name] not in allowed:
+            usage_error(
+                f'Invalid values:\n  Argument: {name}, Given: "{opts[name]}", '
+                f"Choices: {', '.join(repr(c) for c in allowed)}",
+                usage,
+            )
+
+
+def parse(argv: list[str]) -> tuple[str, dict, list[str]]:
+    if argv[:1] in (["--help"], ["-h"], []):
+        print(USAGE)
+        sys.exit(0)
+    if argv[0] != "comment" or len(argv) < 2 or argv[1] not in ("create", "update"):
+        raise CMLError(
+            f"stand-in implements only `cml comment create|update` and `cml runner launch`, not: cml {' '.join(argv)}"
+        )
+    command, rest = argv[1], argv[2:]
+    spec = {**GLOBAL, **COMMENT}
+    opts, positional, unknown = read_options(rest, spec, ALIASES, USAGE)
+    unknown += positional[1:]
     if unknown:
         usage_error(f"Unknown argument{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
     if not positional:
         usage_error("Not enough non-option arguments: got 0, need at least 1")
-    for name, kind in spec.items():  # yargs .env('CML_COMMENT'); global CML_* are aliased to it by bin/cml.js
-        for variable in (
-            f"CML_COMMENT_{name.upper().replace('-', '_')}",
-            f"CML_{name.upper().replace('-', '_')}",
-        ):
-            if (
-                name not in opts
-                and variable in os.environ
-                and (variable.startswith("CML_COMMENT_") or name in GLOBAL)
-            ):
-                raw = os.environ[variable]
-                opts[name] = raw.lower() not in ("false", "0", "") if kind == "boolean" else raw
+    read_env(opts, spec, "CML_COMMENT_", ALIASES)  # global CML_* are aliased to it by bin/cml.js
     for name, value in DEFAULTS.items():
         opts.setdefault(name, value)
-    for name, choices in CHOICES.items():
-        if name in opts and opts[name] not in choices:
-            usage_error(
-                f'Invalid values:\n  Argument: {name}, Given: "{opts[name]}", '
-                f"Choices: {', '.join(repr(c) for c in choices)}"
-            )
+    check_choices(opts, CHOICES, USAGE)
     for a, b in (
         ("watermark-title", "rm-watermark"),
         ("pr", "target"),
@@ -283,15 +378,13 @@ def event() -> dict:
     return json.loads(Path(path).read_text()) if path and Path(path).is_file() else {}
 
 
-def comment(opts: dict, markdown_file: Path) -> tuple[str, dict]:
-    token = opts.get("driver-token") or next(
-        (
-            os.environ[v]
-            for v in ("REPO_TOKEN", "repo_token", "GITHUB_TOKEN", "GITLAB_TOKEN", "BITBUCKET_TOKEN")
-            if os.environ.get(v)
-        ),
-        "",
-    )
+def forge(opts: dict) -> tuple[str, str, str | None]:
+    """src/cml.js: the repository, the token and where it came from (inferToken), the GitHub driver."""
+    source = "--token" if opts.get("driver-token") else None
+    if not source:
+        names = ("REPO_TOKEN", "repo_token", "GITHUB_TOKEN", "GITLAB_TOKEN", "BITBUCKET_TOKEN")
+        source = next((name for name in names if os.environ.get(name)), None)
+    token = opts.get("driver-token") or (os.environ[source] if source else "")
     repo = (opts.get("repo") or git("config", "--get", "remote.origin.url")).rstrip("/").removesuffix(".git")
     driver = opts.get("driver") or (
         "github"
@@ -304,6 +397,11 @@ def comment(opts: dict, markdown_file: Path) -> tuple[str, dict]:
         raise CMLError(f"stand-in implements the github driver only, not {driver}")
     if not token:
         raise CMLError("token not found")
+    return repo, token, source
+
+
+def comment(opts: dict, markdown_file: Path) -> tuple[str, dict]:
+    repo, token, _ = forge(opts)
     if opts.get("watch"):
         raise CMLError("stand-in: --watch waits for file changes forever; it is not supported here")
     if opts.get("rm-watermark") and opts.get("update"):
@@ -366,16 +464,133 @@ def comment(opts: dict, markdown_file: Path) -> tuple[str, dict]:
     return result["html_url"], {"target": target, "action": action, "report": report, "uploaded": uploaded}
 
 
+def log(level: str, message: str) -> None:
+    """CML's winston logger off a terminal: one JSON object per line, on stderr."""
+    print(json.dumps({"level": level, "message": message}), file=sys.stderr)
+
+
+def seconds(value: str) -> int | float:
+    """The coerce of --idle-timeout: an integer is seconds, anything else goes through timestring."""
+    if re.fullmatch(r"-?\d+", value):
+        return int(value)
+    groups = re.findall(r"[-+]?[0-9.]+[a-z]+", re.sub(r"[^.\w+-]+", "", value.lower()))
+    if not groups:
+        raise CMLError(f"The string [{value}] could not be parsed by timestring")
+    total = 0.0
+    for number, unit in (re.fullmatch(r"([-+]?[0-9.]+)([a-z]+)", g).groups() for g in groups):
+        if unit not in SECONDS:
+            raise CMLError(f"The unit [{unit}] is not supported by timestring")
+        total += float(number) * SECONDS[unit]
+    return int(total) if total.is_integer() else total
+
+
+def number(value) -> int | float | str:
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return "NaN"  # what yargs makes of a number option it cannot read
+    return int(result) if result.is_integer() else result
+
+
+def terraform_version() -> str:
+    """src/terraform.js checkMinVersion: `terraform version -json`, at least 0.14.0."""
+    if not shutil.which("terraform"):
+        raise CMLError("Command failed: terraform version\n/bin/sh: 1: terraform: not found")
+    result = subprocess.run(
+        ["terraform", "version", "-json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "CHECKPOINT_DISABLE": "1"},  # no update check over the network
+    )
+    version = json.loads(result.stdout or "{}").get("terraform_version", "0")
+    if tuple(int(x) for x in re.findall(r"\d+", version)[:3]) < (0, 14, 0):
+        raise CMLError(f"Terraform version must be greater that 14: current {version}")
+    return version
+
+
+def runner_launch(argv: list[str], record: dict) -> None:
+    """bin/cml/runner/launch.js up to the point where Terraform would create the instance."""
+    spec = {**GLOBAL, **LAUNCH}
+    opts, positional, unknown = read_options(argv, spec, {**ALIASES, **LAUNCH_ALIASES}, LAUNCH_USAGE)
+    unknown += positional
+    if unknown:
+        usage_error(f"Unknown argument{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}", LAUNCH_USAGE)
+    read_env(opts, spec, "CML_RUNNER_", {**ALIASES, **LAUNCH_ALIASES})
+    for a, b in LAUNCH_CONFLICTS:  # yargs: both given, whatever their values; named as `conflicts` names them
+        if a in opts and b in opts:
+            camel = re.sub(r"-(\w)", lambda m: m.group(1).upper(), b)
+            usage_error(f"Arguments {a} and {camel} are mutually exclusive", LAUNCH_USAGE)
+    for name, value in {**DEFAULTS, **LAUNCH_DEFAULTS}.items():
+        if name in spec:
+            opts.setdefault(name, value)
+    opts.setdefault("name", "cml-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8)))
+    check_choices(opts, {**CHOICES, **LAUNCH_CHOICES}, LAUNCH_USAGE)
+    if opts.get("cloud-gpu") == "nogpu":
+        del opts["cloud-gpu"]
+    for name in ("cloud-hdd-size", "cloud-spot-price", "destroy-delay"):
+        if name in opts:
+            opts[name] = number(opts[name])
+    record["options"] = {k: ("***" if k in SENSITIVE else v) for k, v in sorted(opts.items())}
+    record["credentials"] = [name for name in CREDENTIAL_NAMES if os.environ.get(name)]
+    record["token_from"] = None
+    opts["idle-timeout"] = record["options"]["idle-timeout"] = seconds(str(opts["idle-timeout"]))
+    repo, _, record["token_from"] = forge(opts)  # CML's middleware, then repoTokenCheck
+    if opts.get("reuse") or opts.get("reuse-idle"):
+        raise CMLError(
+            "stand-in: --reuse and --reuse-idle look up the repository's runners; not supported here"
+        )
+    cloud = opts.get("cloud")
+    if not cloud:
+        raise CMLError("stand-in: without --cloud CML runs the runner on this machine; not supported here")
+    log("warn", "Github Actions timeout has been updated from 72h to 35 days. Update your workflow accordingly to be able to restart it automatically.")  # fmt: skip
+    if os.environ.get("RUNNER_NAME"):
+        log("warn", "ignoring RUNNER_NAME environment variable, use CML_RUNNER_NAME or --name instead")
+    log("info", f"Preparing workdir {opts.get('workdir') or Path.home() / '.cml' / opts['name']}...")
+    log("info", "Deploying cloud runner plan...")
+    log("info", "Terraform apply...")
+    record["terraform"] = terraform_version()
+    if opts.get("cloud-gpu") == "tesla":
+        log("warn", 'GPU model "tesla" has been deprecated; please use "v100" instead.')
+    groups = CLOUD_CREDENTIALS[cloud]
+    if not any(all(os.environ.get(name) for name in group) for group in groups):
+        wanted = " or ".join(" and ".join(group) for group in groups)
+        raise CMLError(f"terraform apply: the iterative provider found no {cloud} credentials: set {wanted}")
+    log("info", json.dumps({
+        "cloud": cloud, "driver": "github", "idleTimeout": opts["idle-timeout"],
+        "instanceGpu": opts.get("cloud-gpu"), "instanceHddSize": opts.get("cloud-hdd-size"),
+        "instanceType": opts.get("cloud-type"), "labels": opts["labels"], "name": opts["name"],
+        "region": opts["cloud-region"], "repo": repo, "single": bool(opts.get("single")),
+        "spot": bool(opts.get("cloud-spot")), "spotPrice": opts["cloud-spot-price"],
+    }))  # fmt: skip
+    print("stand-in: no instance was launched", file=sys.stderr)
+    record["launched"] = False
+
+
 def main(argv: list[str]) -> int:
     record: dict = {"argv": ["cml", *argv], "cwd": os.getcwd()}
+    runner = argv[:2] == ["runner", "launch"]
     try:
-        _, opts, (markdown,) = parse(argv)
-        url, details = comment(opts, Path(markdown))
-        record.update(details, url=url, returncode=0)
-        print(url)
+        if runner:
+            record["command"] = "runner launch"
+            record["run"] = {
+                "id": os.environ.get("GITHUB_RUN_ID"),
+                "attempt": os.environ.get("GITHUB_RUN_ATTEMPT"),
+            }
+            runner_launch(argv[2:], record)
+            record["returncode"] = 0
+        else:
+            _, opts, (markdown,) = parse(argv)
+            url, details = comment(opts, Path(markdown))
+            record.update(details, url=url, returncode=0)
+            print(url)
     except CMLError as err:
         record.update(error=str(err), returncode=1)
-        print(f"error: {err}", file=sys.stderr)
+        if runner:
+            log("error", str(err))
+        else:
+            print(f"error: {err}", file=sys.stderr)
     except SystemExit as exit_:
         record["returncode"] = exit_.code
     out = os.environ.get("STANDIN_OUTPUT_DIR")
