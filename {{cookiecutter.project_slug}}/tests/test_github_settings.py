@@ -141,6 +141,25 @@ def test_a_configured_repository_has_nothing_missing():
     assert github_doctor.findings(NEEDS, configured(), drift_current=None) == []
 
 
+def test_the_doctor_names_a_missing_cloud_identity_and_runner_secrets():
+    jobs = [
+        Job("pr.yml", "pipeline", None, {"AWS_ROLE_ARN", "AWS_REGION"}, set()),
+        Job("main.yml", "reproduce", "release", {"AWS_ROLE_ARN", "AWS_REGION"}, set()),
+        Job("main.yml", "launch", "release", set(), {"CML_RUNNER_TOKEN", "CML_AWS_ACCESS_KEY_ID"}),
+    ]
+    needs = Needs(jobs, {**NEEDS.answers, "cloud_credentials": "oidc"}, NEEDS.required_check)
+    state = configured()
+    state.variables["AWS_REGION"] = "eu-west-1"
+    state.secrets.add("CML_AWS_ACCESS_KEY_ID")
+    found = github_doctor.findings(needs, state, drift_current=None)
+    assert [line for line in found if "AWS_ROLE_ARN" in line or "CML_" in line] == [
+        "pr.yml: no variable AWS_ROLE_ARN: the job does not sign in to the cloud, so the DVC remote is not "
+        "used and the pipeline is reproduced from source.",  # main.yml may hold it in its environment
+        "main.yml: no secret CML_RUNNER_TOKEN: no cloud runner is launched, so the training job fails "
+        '(README.md, "Training on a cloud runner").',
+    ]
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_the_doctor_names_each_missing_item(case):
     change, expected = CASES[case]

@@ -40,7 +40,7 @@ def report(needs: repo_needs.Needs, github: GitHub, params: str = "params.yaml")
 
 
 def findings(needs: repo_needs.Needs, state: repo_state.State, drift_current) -> list[str]:
-    from .github_setup import DVC_SECRETS
+    from .github_setup import DVC_OIDC_VARIABLES, DVC_SECRETS
 
     if not state.exists:
         return [f"{needs.repository}: the repository does not exist: run `github setup` to create it."]
@@ -69,6 +69,23 @@ def findings(needs: repo_needs.Needs, state: repo_state.State, drift_current) ->
             f"no secret {name}: the DVC remote is not used, so each run reproduces the pipeline from source "
             "and the release pushes nothing.",
         )
+    if variables is not None and needs.answers.get("cloud_credentials") == "oidc":
+        for name in DVC_OIDC_VARIABLES.get(needs.answers.get("dvc_remote"), ()):
+            # A job in an environment may take it from the environment's variables, not read here.
+            jobs = [j for j in needs.jobs if name in j.variables and not j.environment]
+            if not variables.get(name):
+                found += _for_jobs(
+                    jobs,
+                    f"no variable {name}: the job does not sign in to the cloud, so the DVC remote is not "
+                    "used and the pipeline is reproduced from source.",
+                )
+    for job in (j for j in needs.jobs if j.name == "launch"):  # training_runner=cml
+        found += [
+            f"{job.workflow}: no secret {name}: no cloud runner is launched, so the training job fails "
+            '(README.md, "Training on a cloud runner").'
+            for name in sorted(job.secrets)
+            if state.has_secret(name, job.environment) is False
+        ]
     for name in ("REGISTRY_USERNAME", "REGISTRY_PASSWORD"):
         registry = needs.answers.get("container_registry")
         found += _for_jobs(
