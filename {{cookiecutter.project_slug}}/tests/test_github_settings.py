@@ -141,6 +141,22 @@ def test_a_configured_repository_has_nothing_missing():
     assert github_doctor.findings(NEEDS, configured(), drift_current=None) == []
 
 
+def test_without_a_tracking_server_the_deployment_workflows_say_what_they_cannot_do():
+    jobs = NEEDS.jobs + [
+        Job("deploy.yml", "aliases", "release", {"MLFLOW_TRACKING_URI"}, set()),
+        Job("production.yml", "propose", "production", {"MLFLOW_TRACKING_URI"}, set()),
+    ]
+    state = without(configured(), variables={"DRIFT_CURRENT": "data/current.csv", "RETRAIN_ON_DRIFT": "true"})
+    needs = Needs(jobs, NEEDS.answers, NEEDS.required_check)
+    found = github_doctor.findings(needs, state, drift_current=None)
+    assert [line for line in found if "MLFLOW_TRACKING_URI" in line] == [
+        "main.yml: no MLFLOW_TRACKING_URI: each run registers into a SQLite file on the runner that is "
+        "thrown away, so the gate always promotes and nothing persists.",
+        "deploy.yml, production.yml: no MLFLOW_TRACKING_URI: the registry's staging and production aliases "
+        "do not follow the overlays, and production pull requests show no metrics.",
+    ]
+
+
 def test_the_doctor_names_a_missing_cloud_identity_and_runner_secrets():
     jobs = [
         Job("pr.yml", "pipeline", None, {"AWS_ROLE_ARN", "AWS_REGION"}, set()),

@@ -39,6 +39,9 @@ def report(needs: repo_needs.Needs, github: GitHub, params: str = "params.yaml")
     return 1 if found else 0
 
 
+DEPLOY_WORKFLOWS = {"deploy.yml", "production.yml"}  # read the registry, never register into it
+
+
 def findings(needs: repo_needs.Needs, state: repo_state.State, drift_current) -> list[str]:
     from .github_setup import DVC_OIDC_VARIABLES, DVC_SECRETS
 
@@ -53,10 +56,16 @@ def findings(needs: repo_needs.Needs, state: repo_state.State, drift_current) ->
         )
     variables = state.variables
     if variables is not None and not variables.get("MLFLOW_TRACKING_URI"):
+        jobs = [job for job in needs.jobs if "MLFLOW_TRACKING_URI" in job.variables]
         found += _for_jobs(
-            [job for job in needs.jobs if "MLFLOW_TRACKING_URI" in job.variables],
+            [job for job in jobs if job.workflow not in DEPLOY_WORKFLOWS],
             "no MLFLOW_TRACKING_URI: each run registers into a SQLite file on the runner that is thrown "
             "away, so the gate always promotes and nothing persists.",
+        )
+        found += _for_jobs(
+            [job for job in jobs if job.workflow in DEPLOY_WORKFLOWS],
+            "no MLFLOW_TRACKING_URI: the registry's staging and production aliases do not follow the "
+            "overlays, and production pull requests show no metrics.",
         )
     if variables is not None and not variables.get("DRIFT_CURRENT") and not drift_current:
         found += _for_jobs(
