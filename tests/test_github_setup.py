@@ -307,7 +307,7 @@ MISSING = {
     ),
     "no environment": (
         {"environment": "release"},
-        "main.yml: no environment release: GitHub creates it, unprotected, at the first run",
+        "deploy.yml, main.yml: no environment release: GitHub creates it, unprotected, at the first run",
     ),
     "no branch protection": (
         {"ruleset": True},
