@@ -62,7 +62,8 @@ COMBINATIONS = list(combinations())
 
 
 def deploy_files(deploy: str) -> set[str]:
-    """The Kustomize base and overlays, the controller's manifests, and the workflows that deploy them."""
+    """The Kustomize base and overlays, the controller's manifests, the workflows that deploy them and
+    the project's tests of its deploy commands."""
     if deploy == "none":
         return set()
     base = ("kustomization", "deployment", "service", "hpa", "pdb", "prediction-log")
@@ -77,6 +78,7 @@ def deploy_files(deploy: str) -> set[str]:
         *(f"deploy/{deploy}/{name}.yaml" for name in controller.get(deploy, ())),
         ".github/workflows/deploy.yml",
         ".github/workflows/production.yml",
+        "tests/test_deploy.py",
     }
 
 
@@ -115,7 +117,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_data", "test_deploy", "test_drift", "test_drift_data", "test_evaluate", "test_github", "test_github_settings",
+                "conftest", "test_data", "test_drift", "test_drift_data", "test_evaluate", "test_github", "test_github_settings",
                 "test_metrics", "test_pipeline", "test_registry", "test_report", "test_request_guard",
                 "test_schema_tools", "test_serve", "test_service", "test_simulate", "test_sources", "test_split", "test_train",
                 "test_validation",
