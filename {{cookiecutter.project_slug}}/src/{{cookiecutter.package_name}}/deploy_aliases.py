@@ -14,10 +14,13 @@ from .tracking import connect, tracking_uri
 def sync(params: dict) -> list[str]:
     """Make the aliases match the overlays; returns one line per environment saying what changed."""
     releases = [read(environment) for environment in ENVIRONMENTS]  # all readable before any write
+    # An environment with no release runs no model: its alias is dropped on the model params.yaml
+    # registers, whatever name the unreleased file was generated with.
+    models = {r.environment: r.model if r.version else params["mlflow"]["registered_model"] for r in releases}
     client = connect(params).MlflowClient()
     lines = []
-    for model in sorted({release.model for release in releases}):
-        wanted = {r.environment: r.version for r in releases if r.model == model}
+    for model in sorted(set(models.values())):
+        wanted = {r.environment: r.version for r in releases if models[r.environment] == model}
         for env, version in wanted.items():  # a version the registry lacks stops it before any write
             try:
                 version and _version(client, model, version)

@@ -133,13 +133,12 @@ def stage(params: dict, args) -> int:
     )
 
 
-def registry_metrics(params: dict, versions: list[str]) -> tuple[dict[str, dict[str, str]], str]:
-    """{metric: {version: value}} from the versions' registry tags, or ({}, why not)."""
+def registry_metrics(params: dict, name: str, versions: list[str]) -> tuple[dict[str, dict[str, str]], str]:
+    """{metric: {version: value}} from the registry tags of versions of `name`, or ({}, why not)."""
     from .tracking import connect
 
     try:
         client = connect(params).MlflowClient()
-        name = params["mlflow"]["registered_model"]
         metrics: dict[str, dict[str, str]] = {}
         for version in versions:
             for key, value in client.get_model_version(name, version).tags.items():
@@ -171,7 +170,8 @@ def promote(params: dict, args) -> int:
         return production.runs(staging.image, staging.digest, staging.model, staging.version)
 
     def describe(production: Release, new: Release) -> str:
-        metrics, missing = registry_metrics(params, [v for v in (production.version, new.version) if v])
+        versions = [v for v in (production.version, new.version) if v]
+        metrics, missing = registry_metrics(params, new.model, versions)
         run = run_url()
         return "\n".join(
             part
