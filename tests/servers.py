@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -163,6 +164,43 @@ def mlflow_server(project_path: Path, work: Path, env: dict[str, str]) -> tuple[
     env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     server = Server(command, cwd=work, env=env, log=work / "mlflow-server.log", ready_url=f"{uri}/health")
     return server.wait(), uri
+
+
+def s3_server(work: Path) -> tuple[Server, str]:
+    """An S3-compatible server on loopback (moto's server mode, as DVC's and MLflow's own tests use);
+    returns it and its endpoint URL. It keeps its buckets in memory: one per test module."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)]
+    server = Server(command, cwd=work, env=dict(os.environ), log=work / "s3-server.log", ready_url=f"{endpoint}/")
+    return server.wait(), endpoint
+
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def s3_bucket(endpoint: str, name: str) -> None:
+    """Creates bucket `name` on the S3 server at `endpoint`."""
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, **_boto_credentials()).create_bucket(Bucket=name)
+
+
+def s3_keys(endpoint: str, bucket: str, prefix: str = "") -> list[str]:
+    """The keys under `prefix` in `bucket`, sorted."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+    }
 
 
 REGISTRY_STATE = """
