@@ -22,8 +22,9 @@ predictions, or on degraded performance of labelled data; 0 otherwise.
 
 params.yaml `drift:` keys (all optional; null means the default):
   reference              training data of the current model (data/processed/train.csv)
-  current                the service's log directory or a CSV/parquet dataset (null: the log
-                         directory of service.monitoring_dir, or env MONITORING_DIR)
+  current                the service's log (a directory, or an object-store prefix such as
+                         s3://bucket/predictions) or a CSV/parquet dataset (null: the log of
+                         service.monitoring_dir, or env MONITORING_DIR)
   window_days            log files of the last N days, counted back from the newest (null: all)
   model                  model whose predictions on the reference give prediction drift
                          (models/model.joblib; skipped with a note when the file is absent)
@@ -53,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
-from .monitoring import monitoring_dir
+from .monitoring import is_url, monitoring_dir
 from .params import load_schema
 from .prediction_log import PREDICTION, read_log
 
@@ -108,7 +109,9 @@ def add_arguments(parser) -> None:
     """Options of `drift`; defaults come from params.yaml."""
     parser.add_argument("--reference", help="training data, CSV or parquet (default: drift.reference)")
     parser.add_argument(
-        "--current", help="monitoring log directory, or a CSV/parquet dataset (default: drift.current)"
+        "--current",
+        help="monitoring log directory or object-store prefix (s3://, gs://, az://), or a CSV/parquet "
+        "dataset (default: drift.current)",
     )
     parser.add_argument(
         "--out-dir", help="directory of drift.json, drift.md, drift.html (default: drift.out_dir)"
@@ -560,21 +563,28 @@ def read_table(path: Path) -> pd.DataFrame:
     )
 
 
-def read_current(path: Path, cfg: dict) -> tuple[pd.DataFrame, dict]:
+def read_current(location: Path | str, cfg: dict) -> tuple[pd.DataFrame, dict]:
+    if is_url(location):  # an object-store prefix of prediction logs
+        return _read_log(location, cfg)
+    path = Path(location)
     if not path.exists() and not path.suffix:
         raise UserError(
             f"no monitoring log at {path}/; let the service log predictions there, or pass --current "
             "with a CSV or parquet dataset."
         )
     if path.is_dir():
-        frame, meta = read_log(path, cfg["window_days"])
-        if not meta["files"]:
-            raise UserError(
-                f"{path} has no predictions-*.jsonl files; let the service log predictions, or pass "
-                "--current with a CSV or parquet dataset."
-            )
-        return frame, meta
+        return _read_log(path, cfg)
     return read_table(path), {}
+
+
+def _read_log(location: Path | str, cfg: dict) -> tuple[pd.DataFrame, dict]:
+    frame, meta = read_log(location, cfg["window_days"])
+    if not meta["files"]:
+        raise UserError(
+            f"{location} has no predictions-*.jsonl files; let the service log predictions, or pass "
+            "--current with a CSV or parquet dataset."
+        )
+    return frame, meta
 
 
 def _load_model(path: str | None, cfg: dict):
@@ -655,7 +665,8 @@ def run(
     cfg = settings(params)
     target = load_schema()["target"]["name"]  # the column the model predicts: not a feature
     ref_path = Path(reference or cfg["reference"])
-    cur_path = Path(current or cfg["current"] or monitoring_dir(params))
+    cur_path = current or cfg["current"] or monitoring_dir(params)
+    cur_path = cur_path if is_url(cur_path) else Path(cur_path)
     ref_frame = read_table(ref_path)
     cur_frame, meta = read_current(cur_path, cfg)
     columns = [c for c in ref_frame.columns if c not in (target, PREDICTION)]
