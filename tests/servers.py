@@ -172,11 +172,17 @@ def s3_server(work: Path) -> tuple[Server, str]:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)]
-    server = Server(command, cwd=work, env=dict(os.environ), log=work / "s3-server.log", ready_url=f"{endpoint}/")
+    server = Server(
+        command, cwd=work, env=dict(os.environ), log=work / "s3-server.log", ready_url=f"{endpoint}/"
+    )
     return server.wait(), endpoint
 
 
-S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 def s3_bucket(endpoint: str, name: str) -> None:
@@ -193,6 +199,14 @@ def s3_keys(endpoint: str, bucket: str, prefix: str = "") -> list[str]:
     client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def s3_read(endpoint: str, bucket: str, key: str) -> bytes:
+    """The content of object `key` in `bucket`."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+    return client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
 def _boto_credentials() -> dict[str, str]:
