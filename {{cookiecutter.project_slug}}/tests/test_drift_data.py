@@ -113,6 +113,28 @@ def test_current_data_nowhere_to_be_found(repo, params, dvc):
         drift_data.run(params, "missing.csv", None)
 
 
+def test_a_prediction_log_in_an_object_store_is_copied_for_its_window(repo, params, dvc, summary):
+    import fsspec
+
+    url = "memory://drift-data-test/predictions"
+    fs, root = fsspec.core.url_to_fs(url)
+    record = '{"features": {"a": 1}, "prediction": 0}\n'
+    for name in ("predictions-2025-01-01-000000-aa-01.jsonl", "predictions-2025-01-09-000000-aa-01.jsonl"):
+        fs.pipe_file(f"{root}/{name}", record.encode())
+    params["drift"]["window_days"] = 7
+    try:
+        assert drift_data.run(params, url, None) == 0
+        assert [p.name for p in Path("data/current-log").iterdir()] == [
+            "predictions-2025-01-09-000000-aa-01.jsonl"
+        ]
+        assert "1 file(s) of the last 7 days, copied from the object store" in summary()
+        assert (repo / "output").read_text().startswith("current=data/current-log\n")
+        with pytest.raises(UserError, match="holds no predictions-\\*.jsonl files; point it at the prefix"):
+            drift_data.run(params, "memory://drift-data-test/elsewhere", None)
+    finally:
+        fs.rm("/drift-data-test", recursive=True)
+
+
 def test_without_credentials_nothing_is_pulled_and_the_reference_is_reproduced(repo, params, dvc, summary,
                                                                                  monkeypatch):  # fmt: skip
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)

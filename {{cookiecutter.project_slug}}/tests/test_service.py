@@ -84,7 +84,8 @@ def predictor(service, params, schema, source_frame, tmp_path):
     x, y = split_xy(source_frame, schema)
     pipeline = build_model(params, schema).fit(x, y)
     front = service.Predictor.inner.__new__(service.Predictor.inner)
-    front.model, front.version, front.log_dir = pipeline, "7", tmp_path / "monitoring"
+    front.model, front.version = pipeline, "7"
+    front.log = monitoring.DirectoryLog(tmp_path / "monitoring")
     # As __init__ does (it binds to its first loop), with a latency budget a loaded test machine
     # cannot overrun: these tests are about which rows reach the model, not about its speed.
     front._infer = service.batched(front._infer_batches, max_latency_ms=60_000)
@@ -115,7 +116,7 @@ def test_predictions_match_the_model_and_every_row_is_logged(service, params, pr
             np.testing.assert_allclose(list(got.values()), expected_row, rtol=1e-6)
     else:
         assert batch.probabilities is None
-    (log,) = (front.log_dir).glob("predictions-*.jsonl")
+    (log,) = front.log.location.glob("predictions-*.jsonl")
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 6
     assert records[1]["features"] == rows[0].model_dump()

@@ -2,7 +2,9 @@
 
 Current data: `--current` (the drift workflow passes the repository variable DRIFT_CURRENT), else
 params.yaml drift.current: a CSV/parquet file or a directory of prediction logs, in the repository
-or tracked by DVC (then pulled). Nothing configured is an error: a runner has no service log.
+or tracked by DVC (then pulled), or the service's log under an object-store prefix (s3://, gs://,
+az://; the window's files are copied into data/current-log/ with the job's cloud credentials).
+Nothing configured is an error: a runner has no service log.
 
 Reference: the training data of the current model and the model (drift.reference, drift.model),
 pulled from the DVC remote as dvc.lock records them. When the remote cannot be used, the stages
@@ -18,7 +20,9 @@ from pathlib import Path
 from .drift import settings
 from .errors import UserError
 from .github import add_summary, set_outputs
+from .monitoring import is_url
 from .pipeline import LOCK_PATH, committed, lock_hashes, stages_writing
+from .prediction_log import fetch_window
 from .tracking import file_md5
 
 
@@ -69,6 +73,37 @@ def _fail(what: str, message: str) -> UserError:
     return UserError(message)
 
 
+FETCHED_LOG = Path("data/current-log")  # the window of an object-store log, copied for the check
+
+
+def fetched_log(url: str, source: str, window_days: int | None) -> Path:
+    """The window of the prediction log under `url`, copied into FETCHED_LOG (emptied first)."""
+    for stale in FETCHED_LOG.glob("*"):
+        stale.unlink()
+    try:
+        copies = fetch_window(url, window_days, FETCHED_LOG)
+    except UserError as exc:
+        raise _fail("Current data", str(exc)) from exc
+    except Exception as exc:  # the store's own errors (credentials, bucket, network) differ per cloud
+        raise _fail(
+            "Current data",
+            f"the prediction log under {url} ({source}) could not be read ({type(exc).__name__}: "
+            f"{str(exc).strip() or 'no detail'}); check the URL and this job's cloud credentials.",
+        ) from exc
+    if not copies:
+        raise _fail(
+            "Current data",
+            f"{url} ({source}) holds no predictions-*.jsonl files; point it at the prefix the service "
+            "logs to (its MONITORING_DIR).",
+        )
+    days = f"the last {window_days} days" if window_days else "all days"
+    add_summary(
+        f"**Current data:** the prediction log under `{url}` ({source}): {len(copies)} file(s) of {days}, "
+        "copied from the object store."
+    )
+    return FETCHED_LOG
+
+
 def current_data(given: str | None, cfg: dict, unusable: str) -> Path:
     name, source = given, "repository variable `DRIFT_CURRENT`"
     if not given:
@@ -80,6 +115,8 @@ def current_data(given: str | None, cfg: dict, unusable: str) -> Path:
             "DRIFT_CURRENT (or drift.current in params.yaml) to production data in the repository or "
             "tracked by DVC.",
         )
+    if is_url(name):
+        return fetched_log(name, source, cfg["window_days"])
     path = Path(name)
     if path.exists():
         where = "from the repository"

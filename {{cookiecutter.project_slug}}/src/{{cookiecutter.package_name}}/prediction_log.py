@@ -1,8 +1,9 @@
 """Read the service's prediction log (monitoring.py writes it) for the drift check.
 
-A line the service never finished (a crash mid-write, a full disk) or that was damaged later
-is skipped and counted, so one bad line does not cost the check its whole window; a window
-with no readable line at all is an error.
+The log is a local directory or an object-store prefix (`s3://`, `gs://`, `az://`), read through
+fsspec either way. A line the service never finished (a crash mid-write, a full disk) or that was
+damaged later is skipped and counted, so one bad line does not cost the check its whole window; a
+window with no readable line at all is an error.
 """
 
 import json
@@ -13,29 +14,46 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import UserError
+from .monitoring import is_url
 
 PREDICTION = "prediction"
 EXAMPLES = 5  # skipped lines named in the report; the rest are counted
+PREFIX = "predictions-"
 
 
-def read_log(directory: Path, window_days: int | None) -> tuple[pd.DataFrame, dict]:
+def log_store(location: Path | str):
+    """(fsspec file system, root path) of a log directory or object-store prefix."""
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(str(location))
+    except (ImportError, ValueError) as exc:
+        raise UserError(
+            f"the prediction log {location} cannot be opened ({exc}); install the file system its "
+            "scheme needs (s3fs, gcsfs or adlfs)."
+        ) from exc
+
+
+def read_log(location: Path | str, window_days: int | None) -> tuple[pd.DataFrame, dict]:
     """The log as a frame of features plus a prediction column, and what was read (files, skipped lines)."""
     import pyarrow as pa
 
-    files = [f for f in log_files(directory, window_days) if f.stat().st_size]
+    fs, _ = log_store(location)
+    files = log_files(location, window_days)
     tables, skipped, lines = [], [], 0
     for path in files:
-        table, bad, total = _read_file(path)
+        table, bad, total = _read_file(path, fs.cat_file(path))
         skipped += bad
         lines += total
         if table is not None:
             tables.append(table)
-    meta = {"files": [str(f) for f in files], "time_range": None, "model_versions": []}
+    named = [fs.unstrip_protocol(f) for f in files] if is_url(location) else files
+    meta = {"files": named, "time_range": None, "model_versions": []}
     meta["skipped_lines"] = {"count": len(skipped), "examples": skipped[:EXAMPLES]}
     if not tables:
         if skipped:
             raise UserError(
-                f"none of the {lines} lines of the log window in {directory} is a prediction log record "
+                f"none of the {lines} lines of the log window in {location} is a prediction log record "
                 f'(first: {skipped[0]}); each line must be JSON with "features" and "prediction", '
                 "as the service writes it."
             )
@@ -44,7 +62,7 @@ def read_log(directory: Path, window_days: int | None) -> tuple[pd.DataFrame, di
         table = pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise UserError(
-            f"the log files in {directory} disagree on a column's type ({exc}); fix the service's logging."
+            f"the log files in {location} disagree on a column's type ({exc}); fix the service's logging."
         ) from exc
     features = table.column("features").combine_chunks()
     columns = dict(zip((f.name for f in features.type), features.flatten(), strict=True))
@@ -53,19 +71,31 @@ def read_log(directory: Path, window_days: int | None) -> tuple[pd.DataFrame, di
     return pa.table(columns).to_pandas(), {**meta, **_summary(table)}
 
 
-def _read_file(path: Path):
+def fetch_window(location: str, window_days: int | None, directory: Path) -> list[Path]:
+    """Copy the window's log files from an object store into `directory`, for a check that reads it there."""
+    fs, _ = log_store(location)
+    directory.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for path in log_files(location, window_days):
+        copy = directory / path.rsplit("/", 1)[-1]
+        copy.write_bytes(fs.cat_file(path))
+        copies.append(copy)
+    return copies
+
+
+def _read_file(path: str, content: bytes):
     """(table or None, skipped lines described, lines in the file)."""
     import pyarrow as pa
     import pyarrow.json as pj  # parses in parallel: about ten times faster than json.loads per line
 
     try:
-        table = pj.read_json(path)
+        table = pj.read_json(pa.BufferReader(content))
         if pa.types.is_struct(table.schema.field("features").type):
             return table, [], table.num_rows
     except (pa.ArrowInvalid, KeyError):
         pass
     # Not every line is a record: keep those that are, line by line (slower, but only for this file).
-    good, bad, total = _sort_lines(path)
+    good, bad, total = _sort_lines(path, content)
     if not good:
         return None, bad, total
     try:
@@ -75,27 +105,26 @@ def _read_file(path: Path):
         raise UserError(f"{path} could not be read ({reason}); fix the service's logging.") from exc
 
 
-def _sort_lines(path: Path) -> tuple[list[str], list[str], int]:
+def _sort_lines(path: str, content: bytes) -> tuple[list[str], list[str], int]:
     """(good lines, "file line N: reason" of each bad one, lines), N counted from 1 as editors do.
 
     A line is good when it is a JSON object with a "features" object whose values are each of the
     kind (number, text, ...) most lines give that column.
     """
     records, bad, total = [], [], 0
-    with path.open(encoding="utf-8", errors="replace") as log:
-        for number, text in enumerate(log, start=1):
-            total += 1
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                bad.append((number, f"not JSON: {exc.msg} at column {exc.colno}"))
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("features"), dict):
-                bad.append((number, 'no "features" object'))
-                continue
-            records.append((number, text, {k: _kind(v) for k, v in record["features"].items()}))
+    for number, text in enumerate(content.decode("utf-8", errors="replace").splitlines(keepends=True), 1):
+        total += 1
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            bad.append((number, f"not JSON: {exc.msg} at column {exc.colno}"))
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("features"), dict):
+            bad.append((number, 'no "features" object'))
+            continue
+        records.append((number, text, {k: _kind(v) for k, v in record["features"].items()}))
     votes = Counter((name, kind) for *_, kinds in records for name, kind in kinds.items() if kind)
     usual = {}
     for name, kind in (pair for pair, _ in votes.most_common()):
@@ -107,7 +136,8 @@ def _sort_lines(path: Path) -> tuple[list[str], list[str], int]:
             good.append(text if text.endswith("\n") else text + "\n")
         else:
             bad.append((number, f"{odd!r} is {kinds[odd]} where other lines have {usual[odd]}"))
-    described = [f"{path.name} line {number}: {reason}" for number, reason in sorted(bad)]
+    name = path.rsplit("/", 1)[-1]
+    described = [f"{name} line {number}: {reason}" for number, reason in sorted(bad)]
     return good, described, total
 
 
@@ -136,19 +166,25 @@ def _summary(table) -> dict:
     return summary
 
 
-def log_files(directory: Path, window_days: int | None) -> list[Path]:
-    """predictions-YYYY-MM-DD.jsonl files, of the last `window_days` days up to the newest."""
-    dated = {f: _file_date(f) for f in sorted(directory.glob("predictions-*.jsonl"))}
+def log_files(location: Path | str, window_days: int | None) -> list[str]:
+    """The non-empty log files (paths in their store), of the last `window_days` days up to the newest.
+
+    A directory's files are predictions-YYYY-MM-DD.jsonl; an object store's are
+    predictions-YYYY-MM-DD-<time>-<writer>.jsonl, several a day."""
+    fs, root = log_store(location)
+    found = fs.glob(f"{root.rstrip('/')}/{PREFIX}*.jsonl", detail=True)
+    dated = {path: _file_date(path) for path, info in sorted(found.items()) if info.get("size")}
     if not window_days or not dated:
         return list(dated)
     newest = max(dated.values())
     return [f for f, day in dated.items() if day > newest - timedelta(days=int(window_days))]
 
 
-def _file_date(path: Path) -> date:
+def _file_date(path: str) -> date:
+    name = path.rsplit("/", 1)[-1]
     try:
-        return date.fromisoformat(path.stem.removeprefix("predictions-"))
+        return date.fromisoformat(name.removeprefix(PREFIX)[:10])
     except ValueError as exc:
         raise UserError(
-            f"{path.name} does not end in a date; name log files predictions-YYYY-MM-DD.jsonl."
+            f"{name} does not start with a date; name log files predictions-YYYY-MM-DD.jsonl."
         ) from exc

@@ -4,7 +4,7 @@ The request schema is generated from schema.yaml, so a request the model cannot 
 refused with a 400 naming the field before it reaches the model; before that, the request guard
 refuses a body that is too large (413), not JSON (415, 400) or a batch of too many rows (400).
 Concurrent requests reach the model as one batch (BentoML's adaptive batching). Every predicted
-row is appended to the monitoring log that the drift check reads.
+row is logged for the drift check, to a directory or an object store (monitoring.py).
 """
 
 import gc
@@ -154,7 +154,7 @@ class Predictor:
 
         self.model = mlflow.sklearn.load_model(self.champion.path_of(MLFLOW_MODEL_DIR))
         self.version = CHAMPION.stored.info.labels.get("model_version", "unknown")
-        self.log_dir = monitoring.monitoring_dir(PARAMS)
+        self.log = monitoring.open_log(monitoring.monitoring_dir(PARAMS), SERVICE)
         self._infer = batched(self._infer_batches)
         # Everything loaded so far lives as long as the process: keep it out of the collector's
         # full passes, and collect young objects less often. Full passes over it and over the
@@ -197,14 +197,18 @@ class Predictor:
             dtype=ROW_DTYPE,
         )
         results = await self._infer(array)
-        monitoring.append(
-            self.log_dir,
+        self.log.append(
             self.version,
             records,
             [r["prediction"] for r in results],
             [r["probabilities"] for r in results] if CLASSIFICATION else None,
         )
         return results
+
+    @bentoml.on_shutdown
+    def flush_log(self) -> None:
+        """An object-store log writes what it still buffers before the process ends."""
+        self.log.flush()
 
     # Positional-only: the request body is the row itself (or the list of rows), nothing around it.
     @bentoml.api(route="/predict")
