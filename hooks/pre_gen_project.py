@@ -152,6 +152,23 @@ def check_remote(remote: str, url: str) -> str | None:
     return None
 
 
+def check_endpoint(remote: str, endpoint: str) -> str | None:
+    """The S3-compatible server (MinIO, R2, Ceph) an s3 remote talks to instead of Amazon S3."""
+    if not endpoint:
+        return None
+    if remote != "s3":
+        return (
+            f"dvc_remote_endpoint_url {endpoint!r} is for an s3 remote only, not {remote!r}; "
+            "leave it empty or choose dvc_remote s3."
+        )
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", endpoint):
+        return (
+            f"dvc_remote_endpoint_url {endpoint!r} is not an http(s) URL; give the S3-compatible "
+            "server's address, e.g. 'https://minio.example.com:9000', or leave it empty for Amazon S3."
+        )
+    return None
+
+
 def check_tracking_uri(uri: str) -> str | None:
     if uri and not re.match(r"(https?|databricks|sqlite|postgresql|mysql|file)(\+\w+)?:", uri):
         return (
@@ -184,11 +201,16 @@ def check_license(value: str) -> str | None:
     return None
 
 
-def check_cloud_credentials(value: str, remote: str) -> str | None:
+def check_cloud_credentials(value: str, remote: str, endpoint: str = "") -> str | None:
     if value not in CLOUD_CREDENTIALS:
         return f"cloud_credentials {value!r} is not offered; choose secrets or oidc."
     if value == "oidc" and remote not in REMOTE_SCHEMES:
         return f"cloud_credentials 'oidc' needs a cloud DVC remote (s3, gcs or azure), not {remote!r}; choose secrets."
+    if value == "oidc" and endpoint:
+        return (
+            "cloud_credentials 'oidc' signs in to AWS, but the s3 remote is on the S3-compatible server "
+            f"{endpoint!r}, which takes its own keys; choose secrets."
+        )
     return None
 
 
@@ -222,7 +244,8 @@ def problems(a: dict) -> list[str]:
         check_python(a["python_version"]),
         check_task(a["task"], a["dataset"]),
         check_remote(a["dvc_remote"], a["dvc_remote_url"]),
-        check_cloud_credentials(a["cloud_credentials"], a["dvc_remote"]),
+        check_endpoint(a["dvc_remote"], a["dvc_remote_endpoint_url"]),
+        check_cloud_credentials(a["cloud_credentials"], a["dvc_remote"], a["dvc_remote_endpoint_url"]),
         check_tracking_uri(a["mlflow_tracking_uri"]),
         check_registry(a["container_registry"]),
         check_cron(a["drift_schedule"]),

@@ -133,18 +133,44 @@ def test_remote_url_matches_type(remote, url, ok):
     assert (hook.check_remote(remote, url) is None) is ok
 
 
+@pytest.mark.parametrize(
+    ("remote", "endpoint", "ok"),
+    [
+        ("s3", "", True),
+        ("local", "", True),
+        ("s3", "http://127.0.0.1:9000", True),
+        ("s3", "https://acct.r2.cloudflarestorage.com", True),
+        ("s3", "https://ceph.example.com/s3", True),
+        ("s3", "minio.example.com:9000", False),
+        ("s3", "s3://bucket", False),
+        ("s3", "https://", False),
+        ("s3", "https://minio example.com", False),
+    ],
+)
+def test_endpoint_is_an_http_url(remote, endpoint, ok):
+    assert (hook.check_endpoint(remote, endpoint) is None) is ok
+
+
+@pytest.mark.parametrize("remote", ["local", "gcs", "azure"])
+def test_endpoint_is_for_an_s3_remote_only(remote):
+    assert hook.check_endpoint(remote, "https://minio.example.com") == (
+        f"dvc_remote_endpoint_url 'https://minio.example.com' is for an s3 remote only, not {remote!r}; "
+        "leave it empty or choose dvc_remote s3."
+    )
+
+
 def test_every_problem_is_one_line_naming_the_answer():
     answers = {
         "project_name": "x", "description": "x", "author_name": "x", "project_slug": "Bad Slug",
         "package_name": "bad slug", "author_email": "nope", "github_owner": "-x", "python_version": "2.7",
-        "task": "clustering", "dataset": "x", "dvc_remote": "ftp", "dvc_remote_url": "x",
+        "task": "clustering", "dataset": "x", "dvc_remote": "ftp", "dvc_remote_url": "x", "dvc_remote_endpoint_url": "x",
         "mlflow_tracking_uri": "x", "container_registry": "Not A Host", "drift_schedule": "x",
         "license": "GPL", "deploy": "helm", "cloud_credentials": "keys", "training_runner": "gitlab",
     }  # fmt: skip
     found = hook.problems(answers)
-    assert len(found) == 14
+    assert len(found) == 15
     named = ["project_slug", "package_name", "author_email", "github_owner", "python_version", "task",
-             "dvc_remote", "cloud_credentials", "mlflow_tracking_uri", "container_registry",
+             "dvc_remote", "dvc_remote_endpoint_url", "cloud_credentials", "mlflow_tracking_uri", "container_registry",
              "drift_schedule", "license", "deploy", "training_runner"]  # fmt: skip
     for message, answer in zip(found, named, strict=True):
         assert message.startswith(answer) and "\n" not in message
@@ -165,6 +191,28 @@ OUTSIDE_THE_OFFER = [
         {"cloud_credentials": "oidc"},  # with the default remote, a local directory
         "cloud_credentials 'oidc' needs a cloud DVC remote (s3, gcs or azure), not 'local'; choose secrets.",
     ),
+    (
+        {
+            "dvc_remote_endpoint_url": "https://minio.example.com"
+        },  # with the default remote, a local directory
+        "dvc_remote_endpoint_url 'https://minio.example.com' is for an s3 remote only, not 'local'; "
+        "leave it empty or choose dvc_remote s3.",
+    ),
+    (
+        {"dvc_remote": "s3", "dvc_remote_url": "s3://ml/dvc", "dvc_remote_endpoint_url": "minio:9000"},
+        "dvc_remote_endpoint_url 'minio:9000' is not an http(s) URL; give the S3-compatible server's "
+        "address, e.g. 'https://minio.example.com:9000', or leave it empty for Amazon S3.",
+    ),
+    (
+        {
+            "dvc_remote": "s3",
+            "dvc_remote_url": "s3://ml/dvc",
+            "dvc_remote_endpoint_url": "https://r2.example.com",
+            "cloud_credentials": "oidc",
+        },
+        "cloud_credentials 'oidc' signs in to AWS, but the s3 remote is on the S3-compatible server "
+        "'https://r2.example.com', which takes its own keys; choose secrets.",
+    ),  # fmt: skip
 ]
 
 

@@ -298,3 +298,14 @@ def test_without_git_the_project_is_generated_and_the_user_told(baked, tmp_path_
     assert not (project.path / ".git").exists()
     assert project.has_file("dvc.yaml")
     assert "git was not found" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("endpoint", ["", "https://minio.example.com:9000"])
+def test_s3_endpoint_reaches_the_dvc_config_and_readme(baked, endpoint):
+    project = baked(dvc_remote="s3", dvc_remote_url="s3://acme-ml/dvc", dvc_remote_endpoint_url=endpoint)
+    dvc = configparser.ConfigParser()
+    dvc.read_string(project.read(".dvc/config"))
+    assert dvc["'remote \"storage\"'"].get("endpointurl", "") == endpoint
+    readme = project.read("README.md")
+    assert "`dvc remote modify storage endpointurl https://<server>`" in readme
+    assert (f"S3-compatible server `{endpoint}`" in readme) is bool(endpoint)
