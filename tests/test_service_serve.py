@@ -33,7 +33,18 @@ from schemathesis.checks import not_a_server_error
 
 from .act_runner import find_tool
 from .conftest import bake
-from .servers import Server, free_port, http, post_concurrently, raw_http
+from .servers import (
+    S3_CREDENTIALS,
+    Server,
+    free_port,
+    http,
+    post_concurrently,
+    raw_http,
+    s3_bucket,
+    s3_keys,
+    s3_read,
+    s3_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -274,6 +285,8 @@ def served(tmp_path_factory):
             "batches": batches,
             "monitoring": monitoring,
             "server": server,
+            "env": env,
+            "entrypoint": entrypoint,
             "venv": venv,
             "work": work,
             "deployment": deployment,
@@ -285,6 +298,99 @@ def served(tmp_path_factory):
         }
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def logged_to_s3(served):
+    """The same Bento, its MONITORING_DIR an S3 prefix on a loopback S3-compatible server: predictions
+    sent, then the server stopped as a rollout stops a pod (SIGTERM)."""
+    work = served["work"] / "s3"
+    work.mkdir()
+    store, endpoint = s3_server(work)
+    try:
+        s3_bucket(endpoint, "monitoring")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        # The cloud's credentials as a pod gets them (environment); the endpoint as for MinIO and the like.
+        env = {**served["env"], **S3_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "BENTOML_PORT": str(port)}
+        env["MONITORING_DIR"] = "s3://monitoring/predictions"
+        server = Server(
+            ["bash", *served["entrypoint"]],
+            cwd=served["bento"],
+            env=env,
+            log=work / "bentoml-serve.log",
+            ready_url=url + served["probes"]["readinessProbe"]["httpGet"]["path"],
+        )
+        try:
+            server.wait()
+            rows = served["expected"]["rows"]
+            answers = [http("POST", f"{url}/predict", row)[0] for row in rows[:5]]
+            answers.append(http("POST", f"{url}/predict_batch", rows[5:40])[0])
+        finally:
+            server.stop()
+        yield {
+            "endpoint": endpoint,
+            "answers": answers,
+            "rows": rows[:40],
+            "log": server.tail(200),
+            "work": work,
+        }
+    finally:
+        store.stop()
+
+
+def test_predictions_logged_to_an_object_store_are_written_by_the_time_the_pod_stops(served, logged_to_s3):
+    assert logged_to_s3["answers"] == [200] * 6
+    endpoint = logged_to_s3["endpoint"]
+    keys = s3_keys(endpoint, "monitoring")
+    assert keys and all(
+        re.fullmatch(r"predictions/predictions-\d{4}-\d\d-\d\d-\d{6}-\w+-\w+\.jsonl", k) for k in keys
+    )
+    records = [json.loads(line) for key in keys for line in s3_read(endpoint, "monitoring", key).splitlines()]
+    assert sorted(json.dumps(r["features"], sort_keys=True) for r in records) == sorted(
+        json.dumps(row, sort_keys=True) for row in logged_to_s3["rows"]
+    )
+    assert "Traceback" not in logged_to_s3["log"]
+
+
+def test_the_drift_check_reads_its_window_from_the_object_store(served, logged_to_s3):
+    project, endpoint = served["project"], logged_to_s3["endpoint"]
+    env = {**S3_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+    out = logged_to_s3["work"] / "drift"
+    drift = project.run(
+        "uv",
+        "run",
+        project.package,
+        "drift",
+        "--current",
+        "s3://monitoring/predictions",
+        "--out-dir",
+        str(out),
+        check=False,
+        **env,
+    )
+    assert drift.returncode in (0, 1), drift.stdout + drift.stderr
+    report = json.loads((out / "drift.json").read_text())
+    assert report["current"]["rows"] == len(logged_to_s3["rows"])
+    assert all(f.startswith("s3://monitoring/predictions/predictions-") for f in report["current"]["files"])
+    fetched = project.run(
+        "uv", "run", project.package, "drift-data", "--current", "s3://monitoring/predictions", **env
+    )
+    assert "current data: data/current-log" in fetched.stdout
+    copied = sorted(p.name for p in (project.path / "data/current-log").iterdir())
+    assert copied == sorted(k.rsplit("/", 1)[-1] for k in s3_keys(endpoint, "monitoring"))
+    missing = project.run(
+        "uv",
+        "run",
+        project.package,
+        "drift-data",
+        "--current",
+        "s3://no-such-bucket/predictions",
+        check=False,
+        **env,
+    )
+    assert missing.returncode == 2 and "could not be read" in missing.stderr, missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 def test_the_bento_pins_its_packages_and_records_the_champion(served):
