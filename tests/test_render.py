@@ -118,7 +118,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
             f"tests/{name}.py"
             for name in (
                 "conftest", "test_data", "test_drift", "test_drift_data", "test_evaluate", "test_github", "test_github_settings",
-                "test_metrics", "test_pipeline", "test_registry", "test_report", "test_request_guard",
+                "test_metrics", "test_monitoring_store", "test_pipeline", "test_registry", "test_report", "test_request_guard",
                 "test_schema_tools", "test_serve", "test_service", "test_simulate", "test_sources", "test_split", "test_train",
                 "test_validation",
             )
