@@ -24,6 +24,7 @@ SLOWEST_FIRST = (
     "test_user_edits.py",
     "test_workflow_drift.py",
     "test_workflow_main.py",
+    "test_workflow_s3_remote.py",
     "test_own_data.py",
     "test_service_serve.py",
     "test_github_setup.py",
