@@ -1,8 +1,10 @@
 """Seeded reference/current dataset pairs for the drift comparison and benchmark.
 
-    python datasets.py CASE OUT_DIR --reference-rows N --current-rows M [--seed S] [--format parquet|csv]
+    python datasets.py CASE OUT_DIR --reference-rows N --current-rows M [M2 ...] [--seed S]
+                       [--format parquet|csv] [--batch-rows B]
 
-writes OUT_DIR/reference.<format> and OUT_DIR/current.<format>. Cases:
+writes OUT_DIR/reference.<format> and OUT_DIR/current.<format> (current-M.<format> per count when
+several are given: the first M rows of one stream). Cases:
   mixed  one column for each path through the test choice: many-valued, few-valued and
          two-valued numbers, integer codes, wide integers, strings, missing values, a
          category seen only in current; some drifted, some not
@@ -59,24 +61,68 @@ def wide(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
 CASES = {"mixed": mixed, "wide": wide}
 
 
+def write(frames, paths: list[Path], rows: list[int]) -> None:
+    """Write consecutive frames into files of the first rows[i] rows each (prefixes of one stream),
+    a batch at a time: no file's rows are ever in memory together."""
+    writers = {}
+    written = 0
+    for frame in frames:
+        for path, limit in zip(paths, rows, strict=True):
+            part = frame.iloc[: max(limit - written, 0)]
+            if len(part) == 0 and path in writers:
+                continue
+            if path.suffix == ".parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                if path not in writers:
+                    writers[path] = pq.ParquetWriter(path, table.schema)
+                writers[path].write_table(table)
+            else:
+                part.to_csv(
+                    path, index=False, header=path not in writers, mode="a" if path in writers else "w"
+                )
+                writers[path] = None
+        written += len(frame)
+    for writer in writers.values():
+        if writer is not None:
+            writer.close()
+
+
+def generate(case: str, rows: int, drifted: bool, rng: np.random.Generator, batch_rows: int):
+    for start in range(0, rows, batch_rows):
+        yield CASES[case](rng, min(batch_rows, rows - start), drifted)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("case", choices=CASES)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--reference-rows", type=int, required=True)
-    parser.add_argument("--current-rows", type=int, required=True)
+    parser.add_argument(
+        "--current-rows",
+        type=int,
+        nargs="+",
+        required=True,
+        help="one file per count (current-N.<format> when several): prefixes of one stream",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--batch-rows", type=int, help="rows generated and written at a time (default: all)")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    for name, rows, drifted in (
-        ("reference", args.reference_rows, False),
-        ("current", args.current_rows, True),
-    ):
-        frame = CASES[args.case](rng, rows, drifted)
-        path = args.out_dir / f"{name}.{args.format}"
-        frame.to_parquet(path, index=False) if args.format == "parquet" else frame.to_csv(path, index=False)
+    path = args.out_dir / f"reference.{args.format}"
+    write(
+        generate(args.case, args.reference_rows, False, rng, args.reference_rows),
+        [path],
+        [args.reference_rows],
+    )
+    counts = sorted(args.current_rows)
+    names = ["current"] if len(counts) == 1 else [f"current-{n}" for n in counts]
+    paths = [args.out_dir / f"{name}.{args.format}" for name in names]
+    write(generate(args.case, counts[-1], True, rng, args.batch_rows or counts[-1]), paths, counts)
 
 
 if __name__ == "__main__":

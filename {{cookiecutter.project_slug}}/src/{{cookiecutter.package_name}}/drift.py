@@ -330,14 +330,20 @@ def binned(ref: Sample, cur: Sample, kind: str) -> tuple[np.ndarray, np.ndarray]
     if kind == NUM and len(_sorted_distinct(ref.values)) > 20:
         edges = np.histogram_bin_edges(np.concatenate((ref.values, cur.values)), bins="sturges")
         return np.histogram(ref.values, edges)[0] / ref.n, np.histogram(cur.values, edges)[0] / cur.n
-    rc, cc = _counts(ref), _counts(cur)
+    return shares_by_value(_counts(ref), ref.n, _counts(cur), cur.n)
+
+
+def shares_by_value(rc: dict, ref_n: int, cc: dict, cur_n: int) -> tuple[np.ndarray, np.ndarray]:
     keys = list(rc.keys() | cc.keys())
-    return np.array([rc.get(k, 0) / ref.n for k in keys]), np.array([cc.get(k, 0) / cur.n for k in keys])
+    return np.array([rc.get(k, 0) / ref_n for k in keys]), np.array([cc.get(k, 0) / cur_n for k in keys])
 
 
 def jensenshannon(ref: Sample, cur: Sample, kind: str) -> float:
+    return js_distance(*binned(ref, cur, kind))
+
+
+def js_distance(p: np.ndarray, q: np.ndarray) -> float:
     """scipy.spatial.distance.jensenshannon, step for step."""
-    p, q = binned(ref, cur, kind)
     p, q = p / np.sum(p), q / np.sum(q)
     m = (p + q) / 2.0
     left = np.array([_rel_entr(a, b) for a, b in zip(p.tolist(), m.tolist(), strict=True)])
@@ -358,7 +364,10 @@ def _rel_entr(x: float, y: float) -> float:
 
 
 def psi(ref: Sample, cur: Sample, kind: str) -> float:
-    p, q = binned(ref, cur, kind)
+    return psi_index(*binned(ref, cur, kind))
+
+
+def psi_index(p: np.ndarray, q: np.ndarray) -> float:
     for shares in (p, q):  # empty bins get a small share so the logarithm stays finite
         smallest = shares[shares != 0].min()
         np.place(shares, shares == 0, smallest / 10**6 if smallest <= 0.0001 else 0.0001)
@@ -405,11 +414,21 @@ class ColumnResult:
 def compare_column(
     column: str, reference: pd.Series, current: pd.Series, kind: str, cfg: dict
 ) -> ColumnResult:
-    method, threshold = choose(cfg, column, kind)
     ref, cur = sample(reference, kind, reference=True), sample(current, kind)
-    method = method or default_method(kind, ref.n, distinct(ref, cur, kind), cfg["large_sample_rows"])
-    threshold = METHODS[method].threshold if threshold is None else threshold
+    method, threshold = test_of(cfg, column, kind, ref.n, lambda: distinct(ref, cur, kind))
     score = SCORES[method](ref, cur, kind)
+    return column_result(column, kind, method, threshold, score, ref, cur, histogram(ref, cur, kind), cfg)
+
+
+def test_of(cfg: dict, column: str, kind: str, reference_values: int, distinct_values) -> tuple[str, float]:
+    """The column's test and threshold: configured, else Evidently's default (distinct counted lazily)."""
+    method, threshold = choose(cfg, column, kind)
+    method = method or default_method(kind, reference_values, distinct_values(), cfg["large_sample_rows"])
+    return method, METHODS[method].threshold if threshold is None else threshold
+
+
+def column_result(column, kind, method, threshold, score, ref, cur, histogram: dict, cfg) -> ColumnResult:
+    """`ref` and `cur` count rows, missing and values (`rows`, `missing`, `n`)."""
     missing_ref, missing_cur = ref.missing / ref.rows, cur.missing / cur.rows
     return ColumnResult(
         column=column,
@@ -424,21 +443,19 @@ def compare_column(
         missing_drifted=missing_cur - missing_ref >= cfg["missing_share_increase"],
         reference_values=ref.n,
         current_values=cur.n,
-        histogram=histogram(ref, cur, kind),
+        histogram=histogram,
     )
 
 
 def histogram(ref: Sample, cur: Sample, kind: str, bins: int = 20, categories: int = 12) -> dict:
     """Shares of reference and current per bin (numerical) or category, for the HTML report."""
     if kind == NUM:
-        low, high = min(ref.values[0], cur.values[0]), max(ref.values[-1], cur.values[-1])
-        edges = np.linspace(low, high, bins + 1) if high > low else np.array([low - 0.5, low + 0.5])
-
-        def shares(values):
-            below = np.searchsorted(values, edges[1:-1], side="left")
-            return (np.diff(np.r_[0, below, len(values)]) / len(values)).tolist()
-
-        return {"edges": edges.tolist(), "reference": shares(ref.values), "current": shares(cur.values)}
+        edges = histogram_edges(ref, cur.values[0], cur.values[-1], bins)
+        return {
+            "edges": edges.tolist(),
+            "reference": bin_shares(ref.values, edges),
+            "current": bin_shares(cur.values, edges),
+        }
     rc, cc = _counts(ref), _counts(cur)
     order = sorted(rc.keys() | cc.keys(), key=lambda k: -(rc.get(k, 0) / ref.n + cc.get(k, 0) / cur.n))
     shown, rest = order[:categories], order[categories:]
@@ -451,6 +468,18 @@ def histogram(ref: Sample, cur: Sample, kind: str, bins: int = 20, categories: i
     return {"categories": labels, "reference": shares(rc, ref.n), "current": shares(cc, cur.n)}
 
 
+def histogram_edges(ref: Sample, cur_low: float, cur_high: float, bins: int = 20) -> np.ndarray:
+    """The report's equal-width bins over both samples' range."""
+    low, high = min(ref.values[0], cur_low), max(ref.values[-1], cur_high)
+    return np.linspace(low, high, bins + 1) if high > low else np.array([low - 0.5, low + 0.5])
+
+
+def bin_shares(values: np.ndarray, edges: np.ndarray) -> list:
+    """Shares of sorted values per bin; the last bin is closed."""
+    below = np.searchsorted(values, edges[1:-1], side="left")
+    return (np.diff(np.r_[0, below, len(values)]) / len(values)).tolist()
+
+
 # ---------------------------------------------------------------- checking the inputs
 
 
@@ -458,59 +487,77 @@ def check_inputs(
     reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], allowed: set[str], cfg
 ) -> dict:
     """Every bad-input case in one pass, before anything is computed or written. Returns column kinds."""
-    if len(reference) == 0:
+    check_columns(len(reference), list(current.columns), columns, allowed)
+    check_rows(len(current), cfg)
+    kinds = {}
+    for column in columns:
+        kinds[column] = reference_kind(column, reference[column], cfg)
+        check_values(column, "current", int(current[column].notna().sum()), cfg)
+        numeric = pd.api.types.is_numeric_dtype
+        check_dtype(column, reference[column], numeric(current[column]), str(current[column].dtype))
+    return kinds
+
+
+def check_columns(reference_rows: int, current_columns: list, columns: list[str], allowed: set[str]) -> None:
+    if reference_rows == 0:
         raise UserError("the reference data has no rows; point drift.reference at the training data.")
-    if len(current) == 0:
-        raise UserError(
-            "the current data has no rows; collect predictions first or point --current at a dataset."
-        )
-    missing = [c for c in columns if c not in current.columns]
+    missing = [c for c in columns if c not in current_columns]
     if missing:
         raise UserError(
             f"the current data lacks column(s) {', '.join(missing)} that the model was trained on; "
             "add them, or compare against data of the same schema."
         )
-    unexpected = [c for c in current.columns if c not in allowed]
+    unexpected = [c for c in current_columns if c not in allowed]
     if unexpected:
         raise UserError(
             f"the current data has column(s) {', '.join(map(str, unexpected))} not in the reference data; "
             "drop or rename them to match the training data."
         )
-    if len(current) < cfg["min_rows"]:
+
+
+def check_rows(current_rows: int, cfg: dict) -> None:
+    if current_rows == 0:
         raise UserError(
-            f"the current data has {len(current)} rows, too few for the drift tests (drift.min_rows is "
+            "the current data has no rows; collect predictions first or point --current at a dataset."
+        )
+    if current_rows < cfg["min_rows"]:
+        raise UserError(
+            f"the current data has {current_rows} rows, too few for the drift tests (drift.min_rows is "
             f"{cfg['min_rows']}); collect more data or lower drift.min_rows."
         )
-    kinds = {}
-    for column in columns:
-        for name, frame in (("reference", reference), ("current", current)):
-            if frame[column].isna().all():
-                raise UserError(
-                    f"column {column!r} is missing in every row of the {name} data; fix the data source "
-                    "that fills it."
-                )
-        kinds[column] = cfg["column_types"].get(column) or infer_kind(reference[column])
-        choose(cfg, column, kinds[column])  # a configured test that does not fit the type
-        _check_dtype(column, reference[column], current[column], kinds[column])
-        values = int(current[column].notna().sum())
-        if values < cfg["min_rows"]:
-            raise UserError(
-                f"column {column!r} has {values} values in the current data, too few for the drift test "
-                f"(drift.min_rows is {cfg['min_rows']}); collect more data or lower drift.min_rows."
-            )
-    return kinds
 
 
-def _check_dtype(column: str, reference: pd.Series, current: pd.Series, kind: str) -> None:
-    numeric = pd.api.types.is_numeric_dtype
-    if kind == NUM and not numeric(reference):
+def reference_kind(column: str, reference: pd.Series, cfg: dict) -> str:
+    """The column's type, checked against the reference values and a configured test."""
+    check_values(column, "reference", int(reference.notna().sum()), cfg)
+    kind = cfg["column_types"].get(column) or infer_kind(reference)
+    choose(cfg, column, kind)  # a configured test that does not fit the type
+    if kind == NUM and not pd.api.types.is_numeric_dtype(reference):
         raise UserError(
             f"column {column!r} is not numeric in the reference data; set drift.column_types.{column}: {CAT}."
         )
-    if numeric(reference) != numeric(current):
-        expected = "numbers" if numeric(reference) else "text"
+    return kind
+
+
+def check_values(column: str, name: str, values: int, cfg: dict) -> None:
+    if values == 0:
         raise UserError(
-            f"column {column!r} holds {expected} in the reference data but {current.dtype} values in the "
+            f"column {column!r} is missing in every row of the {name} data; fix the data source "
+            "that fills it."
+        )
+    if name == "current" and values < cfg["min_rows"]:
+        raise UserError(
+            f"column {column!r} has {values} values in the current data, too few for the drift test "
+            f"(drift.min_rows is {cfg['min_rows']}); collect more data or lower drift.min_rows."
+        )
+
+
+def check_dtype(column: str, reference: pd.Series, current_numeric: bool, current_type: str) -> None:
+    reference_numeric = pd.api.types.is_numeric_dtype(reference)
+    if reference_numeric != current_numeric:
+        expected = "numbers" if reference_numeric else "text"
+        raise UserError(
+            f"column {column!r} holds {expected} in the reference data but {current_type} values in the "
             "current data; fix the type at the source of the current data."
         )
 
@@ -660,16 +707,19 @@ def run(
     model_path: str | None,
 ) -> int:
     """The `drift` command. Returns the exit code: 0 no drift, 1 drift (bad input raises UserError)."""
-    from . import drift_report
-
     cfg = settings(params)
     target = load_schema()["target"]["name"]  # the column the model predicts: not a feature
     ref_path = Path(reference or cfg["reference"])
     cur_path = current or cfg["current"] or monitoring_dir(params)
     cur_path = cur_path if is_url(cur_path) else Path(cur_path)
-    ref_frame = read_table(ref_path)
-    cur_frame, meta = read_current(cur_path, cfg)
+    ref_frame = read_table(ref_path)  # the training data: held whole, as each test needs it exactly
     columns = [c for c in ref_frame.columns if c not in (target, PREDICTION)]
+    if not labelled:
+        from .drift_stream import streamable
+
+        if streamable(cur_path):  # a dataset, of any size: read in batches
+            return _report_streamed(ref_frame, ref_path, cur_path, columns, target, model_path, cfg, out_dir)
+    cur_frame, meta = read_current(cur_path, cfg)
     if labelled and target not in cur_frame.columns:
         raise UserError(
             f"--labelled needs the target column {target!r} in the current data; add it or drop --labelled."
@@ -689,6 +739,24 @@ def run(
         notes.append(f"{skipped} unreadable log line{'s' * (skipped > 1)} skipped ({named}).")
 
     results = compare(ref_frame, cur_frame, columns, kinds, cfg)
+    current_info = {"path": str(cur_path), "rows": len(cur_frame), **meta}
+    return _report(results, prediction, perf, notes, ref_path, len(ref_frame), current_info, cfg, out_dir)
+
+
+def _report_streamed(ref_frame, ref_path, cur_path, columns, target, model_path, cfg, out_dir) -> int:
+    from .drift_stream import compare_file
+
+    model = _load_model(model_path, cfg)
+    results, prediction, rows = compare_file(ref_frame, cur_path, columns, target, cfg, model)
+    notes = [] if model is not None else [f"prediction drift not computed: no model at {cfg['model']}."]
+    current_info = {"path": str(cur_path), "rows": rows}
+    return _report(results, prediction, None, notes, ref_path, len(ref_frame), current_info, cfg, out_dir)
+
+
+def _report(results, prediction, perf, notes, ref_path, ref_rows, current_info, cfg, out_dir) -> int:
+    """Write drift.json, drift.md and drift.html; the exit code."""
+    from . import drift_report
+
     verdict = dataset_verdict(results, cfg["drift_share"])
     drifted = (
         verdict["dataset_drift"]
@@ -698,8 +766,8 @@ def run(
     report = {
         "drift_detected": drifted,
         **verdict,
-        "reference": {"path": str(ref_path), "rows": len(ref_frame)},
-        "current": {"path": str(cur_path), "rows": len(cur_frame), **meta},
+        "reference": {"path": str(ref_path), "rows": ref_rows},
+        "current": current_info,
         "columns": [asdict(r) for r in results],
         "prediction": asdict(prediction) if prediction else None,
         "performance": perf,
