@@ -20,6 +20,10 @@ infinite values are left out of the tests; a column whose missing share grows by
 columns is at least `drift_share`. `drift` exits 1 on dataset drift, on drifted
 predictions, or on degraded performance of labelled data; 0 otherwise.
 
+A CSV or parquet current dataset is read in batches into per-column sketches that give the same
+scores and verdicts (drift_stream.py), so its size is bounded by disk, not memory; prediction logs
+and labelled data (whose metrics need every row) are read whole.
+
 params.yaml `drift:` keys (all optional; null means the default):
   reference              training data of the current model (data/processed/train.csv)
   current                the service's log (a directory, or an object-store prefix such as
