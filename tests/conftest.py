@@ -20,6 +20,7 @@ DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 SLOWEST_FIRST = (
     "test_workflow_pr.py",
     "test_registry_server.py",
+    "test_platform_server.py",
     "test_project.py",
     "test_user_edits.py",
     "test_workflow_drift.py",

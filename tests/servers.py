@@ -231,7 +231,8 @@ print(json.dumps({{
 """
 
 
-def registry_state(project, name: str, uri: str) -> dict:
+def registry_state(project, name: str, uri: str, **credentials: str) -> dict:
     """Aliases, versions with their tags, and the number of runs of `name` on the MLflow server at `uri`."""
     script = REGISTRY_STATE.format(name=name)
-    return json.loads(project.run("uv", "run", "python", "-c", script, MLFLOW_TRACKING_URI=uri).stdout)
+    env = {"MLFLOW_TRACKING_URI": uri, **credentials}
+    return json.loads(project.run("uv", "run", "python", "-c", script, **env).stdout)

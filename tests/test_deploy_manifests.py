@@ -11,7 +11,9 @@ interpreter) builds both overlays and the Argo CD or Flux folder, as the control
   CRDs' schemas (tests/standins/crds, with unknown fields rejected as a strict apply would);
 - what a user relies on holds: the image the release component names, probes and metrics on the
   service's named port, the prediction log on its volume, the pod's hardening and resources, one
-  namespace per environment, controllers watching the overlays on main.
+  namespace per environment, controllers watching the overlays on main;
+- the tracking server's platform/kubernetes, with every deploy answer, builds and validates the same
+  way and takes its credentials from a Secret created in the cluster, never from a committed one.
 
 Nothing here needs a cluster or the network.
 """
@@ -159,20 +161,24 @@ def test_every_folder_builds_and_no_other_controller_is_left(cases, case):
     assert empty_folders(rendered.path) == []
 
 
+def assert_valid_on_served_apis(resource: dict) -> None:
+    group, _, version = resource["apiVersion"].rpartition("/")
+    versions = served_versions().get((group, resource["kind"]), {})
+    assert version in versions, f"{name_of(resource)}: {resource['apiVersion']} is not served by {K8S}"
+    assert version == max(versions, key=maturity), f"{name_of(resource)}: {K8S} prefers a newer version"
+    assert "deprecated" not in versions[version].lower(), f"{name_of(resource)}: deprecated in {K8S}"
+    problem = None
+    try:
+        kubernetes_validate.validate(resource, K8S, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        problem = f"{'.'.join(map(str, error.path))}: {error.message}"
+    assert problem is None, f"{name_of(resource)}: {problem}"
+
+
 @each_overlay()
 def test_core_resources_validate_strictly_on_served_apis(cases, case, env):
     for resource in cases[case].overlay(env):
-        group, _, version = resource["apiVersion"].rpartition("/")
-        versions = served_versions().get((group, resource["kind"]), {})
-        assert version in versions, f"{name_of(resource)}: {resource['apiVersion']} is not served by {K8S}"
-        assert version == max(versions, key=maturity), f"{name_of(resource)}: {K8S} prefers a newer version"
-        assert "deprecated" not in versions[version].lower(), f"{name_of(resource)}: deprecated in {K8S}"
-        problem = None
-        try:
-            kubernetes_validate.validate(resource, K8S, strict=True)
-        except kubernetes_validate.ValidationError as error:
-            problem = f"{'.'.join(map(str, error.path))}: {error.message}"
-        assert problem is None, f"{name_of(resource)}: {problem}"
+        assert_valid_on_served_apis(resource)
 
 
 @pytest.mark.parametrize("case", [c for c, a in CASES.items() if CONTROLLER[a["deploy"]]])
@@ -345,3 +351,38 @@ def test_the_strict_crd_check_catches_a_misspelt_field():
     bad["spec"]["sourceref"] = bad["spec"].pop("sourceRef")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+@pytest.mark.parametrize(
+    "answers", [{"deploy": "none"}, CASES["argocd-registry-port"]], ids=["none", "registry"]
+)
+def test_the_tracking_servers_manifests_build_validate_and_take_their_secrets_from_the_cluster(
+    tmp_path, answers
+):
+    """platform/kubernetes comes with every deploy answer: the tracking server is the team's either way."""
+    project = bake(tmp_path, **answers)
+    built = kustomize(project.path / "platform/kubernetes")
+    for resource in built:
+        assert_valid_on_served_apis(resource)
+    kinds = {r["kind"]: r for r in built}
+    assert set(kinds) == {"Namespace", "Deployment", "Service"}  # no Secret: it is created in the cluster
+    namespace = kinds["Namespace"]["metadata"]["name"]
+    assert DNS_LABEL.fullmatch(namespace)
+    assert all(r["metadata"].get("namespace") == namespace for r in built if r["kind"] not in CLUSTER_SCOPED)
+    pod = kinds["Deployment"]["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    owner = project.answers["github_owner"].lower()
+    assert (
+        container["image"]
+        == f"{project.answers['container_registry']}/{owner}/{project.path.name}-mlflow:unbuilt"
+    )
+    assert container["envFrom"] == [{"secretRef": {"name": "mlflow-server"}}]
+    assert not any("value" in e and "PASSWORD" in e["name"] for e in container.get("env", []))
+    (port,) = container["ports"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": port["name"]}, probe
+    service = kinds["Service"]["spec"]
+    assert service["selector"].items() <= pod["metadata"]["labels"].items()
+    assert {p["targetPort"] for p in service["ports"]} == {port["name"]}
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True

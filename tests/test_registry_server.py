@@ -1,9 +1,10 @@
 """The registry commands of a generated project against a real `mlflow server` (SQLite backend).
 
-One project goes through a release history, a commit at a time: a mediocre first model, a
-worse one (each through `register` then `promote`), a better one (through `release`, both in
-one process, as main.yml runs it), then a rollback. The same server then sees a `release` cut
-short at every one of its requests, and releases racing each other (tests/registry_faults.py).
+One project goes through a release history (tests/registry_history.py), a commit at a time: a
+mediocre first model, a worse one (each through `register` then `promote`), a better one
+(through `release`, both in one process, as main.yml runs it), then a rollback. The same server
+then sees a `release` cut short at every one of its requests, and releases racing each other
+(tests/registry_faults.py).
 """
 
 import json
@@ -13,7 +14,8 @@ import pytest
 
 from .conftest import bake, clean_env
 from .registry_compare import comparable
-from .servers import mlflow_server, registry_state
+from .registry_history import release_history
+from .servers import mlflow_server
 
 pytestmark = pytest.mark.slow
 
@@ -39,38 +41,7 @@ def served(tmp_path_factory):
 @pytest.fixture(scope="module")
 def history(served):
     project, uri, _ = served
-    env = {"MLFLOW_TRACKING_URI": uri}
-    pkg, name = project.package, "registry-demo"
-    steps = {}
-
-    def release(label: str, n_estimators: int, max_depth: int, one_process: bool = False) -> None:
-        project.set_hyperparameters(n_estimators=n_estimators, max_depth=max_depth)
-        project.run("uv", "run", "dvc", "repro", **env)  # evaluate logs the run to the server
-        project.commit(label)
-        if one_process:  # `release`, as main.yml runs it: register then promote
-            steps[label] = {"gate": project.run("uv", "run", pkg, "release", check=False, **env)}
-            return
-        steps[label] = {
-            "register": [project.run("uv", "run", pkg, "register", **env).stdout],
-            "gate": project.run("uv", "run", pkg, "promote", check=False, **env),
-        }
-
-    def state() -> dict:
-        return registry_state(project, name, uri)
-
-    release("mediocre", 3, 2)
-    steps["mediocre"]["register"].append(project.run("uv", "run", pkg, "register", **env).stdout)
-    steps["mediocre"]["state"] = state()
-    release("worse", 1, 1)
-    steps["worse"]["state"] = state()
-    release("better", 100, 8, one_process=True)
-    steps["better"]["state"] = state()
-    steps["rollback"] = {
-        "run": project.run("uv", "run", pkg, "rollback", check=False, **env),
-        "state": state(),
-    }
-    steps["show"] = project.run("uv", "run", pkg, "show", **env).stdout
-    return steps
+    return release_history(project, uri)
 
 
 def drive(served, mode: str) -> dict:

@@ -82,6 +82,16 @@ def deploy_files(deploy: str) -> set[str]:
     }
 
 
+# The team's tracking server (platform/): Docker Compose and Kubernetes, whatever the deploy answer.
+PLATFORM_FILES = {
+    *(
+        f"platform/{name}"
+        for name in (".env.example", "Dockerfile", "basic_auth.ini", "compose.yaml", "requirements.txt")
+    ),
+    *(f"platform/kubernetes/{name}.yaml" for name in ("kustomization", "namespace", "deployment", "service")),
+}
+
+
 def expected_files(answers: dict, package: str) -> set[str]:
     src = f"src/{package}"
     files = {
@@ -107,7 +117,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
         *(
             f"{src}/{name}.py"
             for name in (
-                "__init__", "bento", "cli", "data", "deploy_aliases", "deploy_pr", "deploy_release", "drift", "drift_data",
+                "__init__", "bento", "ci_user", "cli", "data", "deploy_aliases", "deploy_pr", "deploy_release", "drift", "drift_data",
                 "drift_issue", "drift_report", "errors", "evaluate", "features", "github", "github_doctor", "github_setup", "metrics", "monitoring", "params", "pipeline",
                 "prediction_log", "proposal", "registry", "registry_lock", "report", "repo_needs", "repo_state", "request_guard", "retrain",
                 "schema_tools", "serve", "service", "simulate", "sources", "split", "tracking", "train",
@@ -128,7 +138,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
         files.add("LICENSE")
     if answers.get("template_updates", "yes") == "yes":
         files.add(".github/workflows/template-update.yml")
-    return files | deploy_files(answers.get("deploy", "argocd"))
+    return files | PLATFORM_FILES | deploy_files(answers.get("deploy", "argocd"))
 
 
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|(?<![$])\{#")
@@ -144,7 +154,7 @@ def parse(path):
         json.loads(text)
     elif path.suffix == ".py":
         ast.parse(text, filename=str(path))
-    elif path.name == "config" and path.parent.name == ".dvc":
+    elif path.suffix == ".ini" or (path.name == "config" and path.parent.name == ".dvc"):
         configparser.ConfigParser().read_string(text)
 
 

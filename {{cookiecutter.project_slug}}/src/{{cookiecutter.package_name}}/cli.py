@@ -248,6 +248,12 @@ def _deploy(args) -> int:
     return (deploy_pr.stage if args.deploy_command == "stage" else deploy_pr.promote)(params, args)
 
 
+def _ci_user(args) -> int:
+    from .ci_user import run
+
+    return run(load_params(args.params), args)
+
+
 def _simulate(args) -> int:
     from .simulate import run
 
@@ -282,6 +288,7 @@ COMMANDS = {
     "drift-issue": (_drift_issue, "open the drift issue with a drift report, or comment on the open one"),
     "deploy": (_deploy, "propose a release for staging (stage) or production (promote); aliases from git"),
     "github": (_github, "configure the GitHub repository (setup), or say what it lacks (doctor)"),
+    "ci-user": (_ci_user, "create the workflows' user on a tracking server with basic-auth (platform/)"),
     "retrain-pr": (_retrain_pr, "push the retrained pipeline's results and open or update its pull request"),
 }
 
@@ -295,6 +302,7 @@ OWN_ARGUMENTS = {  # command -> the module whose add_arguments() declares its ar
     "drift-data": "drift_data",
     "drift-issue": "drift_issue",
     "retrain-pr": "retrain",
+    "ci-user": "ci_user",
 }
 
 
