@@ -98,7 +98,7 @@ def batches(path: Path, reference: pd.DataFrame, columns: list[str] | None = Non
     yield from read_ahead(stream)
 
 
-def read_ahead(items, depth: int = 2):
+def read_ahead(items, depth: int = 1):
     """Items made in a thread while the caller works on the last ones: pyarrow reads without the GIL."""
     queue, stop, end = Queue(depth), Event(), object()
 
@@ -318,12 +318,10 @@ class Numeric:
         width, ref_cdf, start, end, cross, cur_le = self._gaps()
         offset = self.offset[1:-1] / n2
         area = np.where(start >= ref_cdf, (end - ref_cdf) * width - offset, (ref_cdf - end) * width + offset)
-        gaps = np.concatenate([j for j, _ in self.second_pass["inside"]] or [np.empty(0, int)])
-        values = np.concatenate([v for _, v in self.second_pass["inside"]] or [np.empty(0)])
-        order = np.lexsort((values, gaps))
-        gaps, values = gaps[order], values[order]
+        values = np.sort(np.concatenate(self.second_pass["inside"] or [np.empty(0)]))
         for index in np.flatnonzero(cross):
-            inside = values[np.searchsorted(gaps, index + 1) : np.searchsorted(gaps, index + 1, side="right")]
+            low, high = self.grid[index], self.grid[index + 1]
+            inside = values[np.searchsorted(values, low, side="right") : np.searchsorted(values, high)]
             pieces = np.diff(np.r_[self.grid[index], inside, self.grid[index + 1]])
             cdf = (cur_le[index] + np.arange(len(inside) + 1)) / n2
             area[index] = np.sum(np.abs(ref_cdf[index] - cdf) * pieces)
@@ -354,22 +352,38 @@ class Numeric:
         if method in ("jensenshannon", "psi") and len(self.grid) > 20:
             plan["sturges_edges"] = sturges_edges(self.ref.values, self.low, self.high, self.ref.n + self.n)
             plan["sturges"] = np.zeros(len(plan["sturges_edges"]) - 1, np.int64)
-        if method == "wasserstein":  # gap numbers (1 to m-1) where the two CDFs cross
-            plan["crossing"] = np.flatnonzero(self._gaps()[4]) + 1
+        if method == "wasserstein" and (crossing := np.flatnonzero(self._gaps()[4]) + 1).size:
+            plan["crossing"] = crossing  # gap numbers (1 to m-1) where the two CDFs cross
+            # Equal-width fine bins over the grid flag the values that may lie in one: a few percent,
+            # found without sorting them all. Rounding is monotone, so no value is missed.
+            fine = 4 * len(self.grid)
+            scale = fine / (self.grid[-1] - self.grid[0])
+            first, last = (self._fine(self.grid[crossing - d], scale, fine) for d in (1, 0))
+            plan["fine"] = scale, fine
+            plan["flagged"] = (
+                np.cumsum(np.bincount(first, minlength=fine + 2) - np.bincount(last + 1, minlength=fine + 2))
+                > 0
+            )
         self.second_pass = plan
+
+    def _fine(self, values: np.ndarray, scale: float, fine: int) -> np.ndarray:
+        return np.clip((values - self.grid[0]) * scale, 0, fine).astype(np.intp)
 
     def add_again(self, array) -> None:
         plan, values = self.second_pass, as_floats(array)
-        values = np.sort(values[np.isfinite(values)])  # sorted, every count below is a search of few keys
-        plan["bins"] += _bin_counts(values, plan["edges"])
+        values = values[np.isfinite(values)]
+        edges = plan["edges"]  # equal widths: np.histogram bins them by arithmetic, as the linspace edges
+        plan["bins"] += np.histogram(values, len(edges) - 1, (edges[0], edges[-1]))[0]
         if "sturges" in plan:
-            plan["sturges"] += _bin_counts(values, plan["sturges_edges"], drop_outside=True)
-        if plan.get("crossing") is not None:  # the values strictly inside each crossing gap
+            edges = plan["sturges_edges"]
+            plan["sturges"] += np.histogram(values, len(edges) - 1, (edges[0], edges[-1]))[0]
+        if "crossing" in plan:  # the values strictly inside each crossing gap
             gaps = plan["crossing"]
+            values = np.sort(values[plan["flagged"][self._fine(values, *plan["fine"])]])
             starts = np.searchsorted(values, self.grid[gaps - 1], side="right")
             lengths = np.searchsorted(values, self.grid[gaps], side="left") - starts
             at = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
-            plan["inside"].append((np.repeat(gaps, lengths), values[at]))
+            plan["inside"].append(values[at])
 
     def histogram(self) -> dict:
         plan = self.second_pass
@@ -379,16 +393,6 @@ class Numeric:
             "reference": drift.bin_shares(ref.values, plan["edges"]),
             "current": (plan["bins"] / self.n).tolist(),
         }
-
-
-def _bin_counts(values: np.ndarray, edges: np.ndarray, drop_outside: bool = False) -> np.ndarray:
-    """Sorted values per bin, the last bin closed: np.histogram's counts (drop_outside), or the
-    report's (the outer bins take everything below and above)."""
-    below = np.searchsorted(values, edges[:-1], side="left")
-    upto = np.searchsorted(values, edges[-1], side="right") if drop_outside else len(values)
-    if not drop_outside:
-        below[0] = 0
-    return np.diff(np.r_[below, upto])
 
 
 def sturges_edges(reference: np.ndarray, low: float, high: float, size: int) -> np.ndarray:
