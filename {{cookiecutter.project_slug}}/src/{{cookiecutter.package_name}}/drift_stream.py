@@ -102,23 +102,23 @@ def read_ahead(items, depth: int = 1):
     """Items made in a thread while the caller works on the last ones: pyarrow reads without the GIL."""
     queue, stop, end = Queue(depth), Event(), object()
 
+    def put(item) -> bool:
+        while not stop.is_set():  # the caller may stop early: then nothing more is read
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                pass
+        return False
+
     def produce():
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put(item, timeout=0.1)
-                        break
-                    except Full:
-                        pass
-            item = end
+                if not put(item):
+                    return
+            put(end)
         except BaseException as exc:  # handed over to the caller, raised there
-            item = exc
-        while not stop.is_set():
-            try:
-                return queue.put(item, timeout=0.1)
-            except Full:
-                pass
+            put(exc)
 
     thread = Thread(target=produce, daemon=True)
     thread.start()
