@@ -1,6 +1,7 @@
 """Real servers on loopback for the tests: started on a free port, waited for, stopped by PID."""
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -29,12 +30,22 @@ def _parsed(text: str):
         return text
 
 
-def http(method: str, url: str, body=None, *, raw: bytes | None = None, timeout: float = 30):
-    """(status, parsed JSON or text) of one request; 4xx/5xx are answers, not exceptions."""
+def http(
+    method: str,
+    url: str,
+    body=None,
+    *,
+    raw: bytes | None = None,
+    timeout: float = 30,
+    auth: tuple[str, str] | None = None,
+):
+    """(status, parsed JSON or text) of one request, with basic `auth` if given; 4xx/5xx are answers,
+    not exceptions."""
     data = raw if raw is not None else None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status, text = response.status, response.read().decode()

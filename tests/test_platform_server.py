@@ -13,7 +13,6 @@ import shlex
 import shutil
 import tempfile
 import urllib.parse
-from base64 import b64encode
 from pathlib import Path
 
 import pgserver
@@ -21,7 +20,7 @@ import pytest
 
 from .conftest import bake, clean_env
 from .registry_history import release_history
-from .servers import S3_CREDENTIALS, Server, free_port, s3_bucket, s3_keys, s3_server
+from .servers import S3_CREDENTIALS, Server, free_port, http, s3_bucket, s3_keys, s3_server
 
 pytestmark = pytest.mark.slow
 
@@ -35,23 +34,6 @@ def dockerfile_server(platform: Path) -> tuple[list[str], dict[str, str]]:
     (cmd,) = re.findall(r"^CMD (\[.*\])$", text, flags=re.MULTILINE)
     env = dict(re.findall(r"^ENV (\w+)=(\S+)$", text, flags=re.MULTILINE))
     return json.loads(cmd), env
-
-
-def request(method: str, url: str, auth: tuple[str, str] | None = None, body: dict | None = None):
-    import urllib.error
-    import urllib.request
-
-    headers = {"Content-Type": "application/json"}
-    if auth:
-        headers["Authorization"] = "Basic " + b64encode(":".join(auth).encode()).decode()
-    data = json.dumps(body).encode() if body is not None else None
-    try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, data, headers, method=method), timeout=30
-        ) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 @pytest.fixture(scope="module")
@@ -129,13 +111,19 @@ def ci_user(platform, *args: str, password: str = ADMIN_PASSWORD, check: bool = 
     )  # fmt: skip
 
 
+def store_line(output: str) -> tuple[dict[str, str], list[str]]:
+    """The credentials on the line `ci-user` prints to store them, and that line's words."""
+    (line,) = (line for line in output.splitlines() if "make github-setup" in line)
+    words = shlex.split(line)
+    return dict(word.split("=", 1) for word in words[:2]), words
+
+
 @pytest.fixture(scope="module")
 def credentials(platform) -> dict[str, str]:
     """The CI user's credentials, from the line `ci-user` prints to store them."""
     created = ci_user(platform).stdout
-    (line,) = (line for line in created.splitlines() if "make github-setup" in line)
-    words = shlex.split(line)
-    found = dict(word.split("=", 1) for word in words[:2])
+    found, words = store_line(created)
+    line = " ".join(words)
     assert set(found) == {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}, line
     assert words[2:4] == ["make", "github-setup"], line
     assert f"--var MLFLOW_TRACKING_URI={platform['uri']}" in words[4], line
@@ -158,7 +146,7 @@ def test_ci_user_is_created_once_and_running_it_again_keeps_its_password(platfor
     assert again.stdout.startswith("kept the password of user ci"), again.stdout
     assert "MLFLOW_TRACKING_PASSWORD" not in again.stdout
     experiments = f"{platform['uri']}/api/2.0/mlflow/experiments/get-by-name?experiment_name=platform-demo"
-    assert request("GET", experiments, auth=auth_of(credentials))[0] == 200  # the first password still works
+    assert http("GET", experiments, auth=auth_of(credentials))[0] == 200  # the first password still works
 
 
 def test_wrong_admin_credentials_are_said_in_one_sentence(platform):
@@ -198,11 +186,11 @@ def test_the_reports_mlflow_link_opens_the_run_on_the_server(platform, credentia
     (link,) = re.findall(r"MLflow: \[run \w+\]\(([^)]+)\)", report)
     page, _, route = link.partition("#")
     experiment, run = re.fullmatch(r"/experiments/(\d+)/runs/(\w+)", route).groups()
-    status, body = request("GET", page, auth=auth_of(credentials))
+    status, body = http("GET", page, auth=auth_of(credentials))
     assert status == 200 and "<html" in body.lower()
-    status, body = request("GET", f"{uri}/api/2.0/mlflow/runs/get?run_id={run}", auth=auth_of(credentials))
-    assert status == 200 and json.loads(body)["run"]["info"]["experiment_id"] == experiment
-    assert request("GET", page)[0] == 401  # nobody reads it without credentials
+    status, body = http("GET", f"{uri}/api/2.0/mlflow/runs/get?run_id={run}", auth=auth_of(credentials))
+    assert status == 200 and body["run"]["info"]["experiment_id"] == experiment
+    assert http("GET", page)[0] == 401  # nobody reads it without credentials
 
 
 def test_artifacts_land_in_the_bucket_and_runs_in_postgresql(platform, history):
@@ -222,14 +210,22 @@ def test_artifacts_land_in_the_bucket_and_runs_in_postgresql(platform, history):
 
 def test_the_server_refuses_requests_without_credentials_and_grants_nothing_by_default(platform, credentials):
     uri = platform["uri"]
-    assert request("GET", f"{uri}/api/2.0/mlflow/experiments/search?max_results=1")[0] == 401
-    admin = ("admin", ADMIN_PASSWORD)
-    status, body = request(
-        "POST", f"{uri}/api/2.0/mlflow/experiments/create", admin, {"name": "another-team"}
-    )
+    assert http("GET", f"{uri}/api/2.0/mlflow/experiments/search?max_results=1")[0] == 401
+    created = f"{uri}/api/2.0/mlflow/experiments/create"
+    status, body = http("POST", created, {"name": "another-team"}, auth=("admin", ADMIN_PASSWORD))
     assert status == 200, body
-    other = json.loads(body)["experiment_id"]
-    status, _ = request(
-        "GET", f"{uri}/api/2.0/mlflow/experiments/get?experiment_id={other}", auth_of(credentials)
-    )
+    other = f"{uri}/api/2.0/mlflow/experiments/get?experiment_id={body['experiment_id']}"
+    status, _ = http("GET", other, auth=auth_of(credentials))
     assert status == 403  # default_permission: the CI user sees only what it was granted
+
+
+def test_a_new_password_replaces_the_old_one_and_says_to_overwrite_the_secret(platform, credentials, history):
+    """Last: the module's other tests sign in with the first password."""
+    replaced = ci_user(platform, "--new-password").stdout
+    assert replaced.startswith("replaced the password of user ci"), replaced
+    found, words = store_line(replaced)
+    new = found["MLFLOW_TRACKING_PASSWORD"]
+    assert "--overwrite-secrets" in words[4] and new != credentials["MLFLOW_TRACKING_PASSWORD"]
+    experiments = f"{platform['uri']}/api/2.0/mlflow/experiments/get-by-name?experiment_name=platform-demo"
+    assert http("GET", experiments, auth=auth_of(credentials))[0] == 401
+    assert http("GET", experiments, auth=("ci", new))[0] == 200

@@ -46,7 +46,8 @@ def test_dependabot_config_is_valid(baked):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     updates = yaml.safe_load(project.read(".github/dependabot.yml"))["updates"]
-    assert {update["package-ecosystem"] for update in updates} == {"uv", "github-actions", "pre-commit"}
+    ecosystems = {update["package-ecosystem"] for update in updates}
+    assert ecosystems == {"uv", "github-actions", "pre-commit", "pip"}  # pip: platform/requirements.txt
     for update in updates:
         assert update["schedule"]["interval"] == "weekly"
         assert update["cooldown"]["default-days"] >= 1
