@@ -117,7 +117,7 @@ def expected_files(answers: dict, package: str) -> set[str]:
         *(
             f"{src}/{name}.py"
             for name in (
-                "__init__", "bento", "ci_user", "cli", "data", "deploy_aliases", "deploy_pr", "deploy_release", "drift", "drift_data",
+                "__init__", "bento", "ci_user", "cli", "data", "deploy_aliases", "deploy_pr", "deploy_release", "drift", "drift_data", "drift_stream",
                 "drift_issue", "drift_report", "errors", "evaluate", "features", "github", "github_doctor", "github_setup", "metrics", "monitoring", "params", "pipeline",
                 "prediction_log", "proposal", "registry", "registry_lock", "report", "repo_needs", "repo_state", "request_guard", "retrain",
                 "schema_tools", "serve", "service", "simulate", "sources", "split", "tracking", "train",
