@@ -4,10 +4,14 @@ dvc_remote=s3 and its endpoint (`dvc_remote_endpoint_url`) on an S3-compatible s
 
 One project, one server, in order: main.yml's reproduce job pushes data, models and the run-cache
 into an empty bucket; a pull request that changes only a training parameter pulls them, and DVC
-restores the data stages instead of running them while train and evaluate run; drift.yml's check job
-pulls its reference (the training data and the model) and its current data from the bucket.
+restores the data stages instead of running them while train and evaluate run; after main moved on to
+other parameters, a pull request back to the earlier ones gets its model from the run-cache, not by
+training; drift.yml's check job pulls its reference (the training data and the model) and its current
+data from the bucket.
 Each run is the one job that does it (`act -j`), from the workflow files as generated.
 """
+
+import re
 
 import pytest
 import yaml
@@ -31,7 +35,7 @@ def run_entries(endpoint: str) -> list[dict]:
 
 
 def lock_outputs(project) -> dict[str, str]:
-    """Each output DVC caches (dvc.yaml's `outs`, not the git-tracked metrics and plots) and its md5 in dvc.lock."""
+    """The md5 in dvc.lock of each output DVC caches (dvc.yaml's `outs`; metrics and plots are in git)."""
     cached = {
         out
         for stage in yaml.safe_load(project.read("dvc.yaml"))["stages"].values()
@@ -75,7 +79,7 @@ def runs(tmp_path_factory):
         }
         main = run_act(project.path, "push", push, workflow=".github/workflows/main.yml", job="reproduce",
                        secrets=SECRETS, workdir=tmp_path_factory.mktemp("main"))  # fmt: skip
-        pushed, entries = s3_keys(endpoint, BUCKET), run_entries(endpoint)
+        pushed, entries, outputs = s3_keys(endpoint, BUCKET), run_entries(endpoint), lock_outputs(project)
 
         git(project.path, "checkout", "-q", "-b", "tune")
         project.set_hyperparameters(max_depth=4)  # params.yaml only: dvc.lock is main's
@@ -83,6 +87,20 @@ def runs(tmp_path_factory):
         event = pull_request_event(project.path, 3, "tune")
         pr = run_act(project.path, "pull_request", event, job="pipeline", secrets=SECRETS,
                      workdir=tmp_path_factory.mktemp("pr"))  # fmt: skip
+
+        # main moves on to max_depth 6, reproduced and pushed from its author's machine; a pull
+        # request sets it back to 8, which main trained before: only the run-cache has that model.
+        git(project.path, "checkout", "-q", "main")
+        project.set_hyperparameters(max_depth=6)
+        project.run("uv", "run", "dvc", "repro")
+        project.run("uv", "run", "dvc", "push", "--run-cache", **KEYS)
+        commit_all(project.path, "a forest of depth 6")
+        git(project.path, "checkout", "-q", "-b", "back")
+        project.set_hyperparameters(max_depth=8)
+        commit_all(project.path, "back to depth 8")
+        event = pull_request_event(project.path, 4, "back")
+        back = run_act(project.path, "pull_request", event, job="pipeline", secrets=SECRETS,
+                       workdir=tmp_path_factory.mktemp("back"))  # fmt: skip
 
         git(project.path, "checkout", "-q", "main")
         drift = run_act(
@@ -96,7 +114,7 @@ def runs(tmp_path_factory):
             workdir=tmp_path_factory.mktemp("drift"),
         )
         yield {"project": project, "empty": empty, "main": main, "pushed": pushed, "entries": entries,
-               "pr": pr, "drift": drift}  # fmt: skip
+               "outputs": outputs, "pr": pr, "back": back, "drift": drift}  # fmt: skip
     finally:
         server.stop()
 
@@ -107,18 +125,21 @@ def test_main_pushes_data_models_and_the_run_cache_to_the_bucket(runs):
     assert result.returncode == 0, result
     assert "**Data:** pushed to the DVC remote." in result.summary
     # Every output dvc.lock records, under DVC's content-addressed keys: CI reproduced them byte for byte.
-    outputs = lock_outputs(project)
+    outputs = runs["outputs"]
     assert {"data/processed/train.csv", "data/processed/test.csv", "models/model.joblib"} < outputs.keys()
     for path, md5 in outputs.items():
         assert f"{PREFIX}/files/md5/{md5[:2]}/{md5[2:]}" in runs["pushed"], path
-    # The run-cache: one entry per stage DVC can restore (evaluate's persisted outputs it cannot).
+    # The run-cache: an entry per stage the job ran, but evaluate (DVC keeps no run of persisted
+    # outputs); a stage whose outputs an earlier one had already made (validate) is restored, not run.
+    ran = list(dict.fromkeys(re.findall(r"Running stage '([^']+)'", result.stdout)))
+    assert {"ingest", "split", "train", "evaluate"} <= set(ran)
     package = project.package
     assert sorted(entry["cmd"] for entry in runs["entries"]) == sorted(
-        f"{package} {stage}" for stage in [*DATA_STAGES, "train"]
+        f"{package} {stage}" for stage in ran if stage != "evaluate"
     )
     model = next(e for e in runs["entries"] if e["cmd"] == f"{package} train")
-    assert model["outs"] == [{"path": "models/model.joblib", "hash": "md5", "md5": outputs["models/model.joblib"],
-                              "size": model["outs"][0]["size"]}]  # fmt: skip
+    (out,) = model["outs"]
+    assert (out["path"], out["md5"]) == ("models/model.joblib", outputs["models/model.joblib"])
 
 
 def test_a_training_parameter_pull_request_restores_the_data_stages_and_trains(runs):
@@ -136,11 +157,21 @@ def test_a_training_parameter_pull_request_restores_the_data_stages_and_trains(r
         assert f"Running stage '{stage}'" not in result.stdout
     for stage in MODEL_STAGES:
         assert f"Running stage '{stage}'" in result.stdout
+    ran, restored = ",".join(MODEL_STAGES), ",".join(DATA_STAGES)
+    assert f"**Pipeline:** stages run: {ran}; restored without running: {restored}." in result.summary
+    assert result.returncode == 0, result  # lint, tests and the report too
+
+
+def test_a_pull_request_back_to_parameters_main_trained_restores_the_model_from_the_run_cache(runs):
+    result = runs["back"]
+    assert result.steps()["Reproduce the pipeline"] == "success", result
+    assert "Stage 'train' is cached - skipping run, checking out outputs" in result.stdout
+    assert "Running stage 'train'" not in result.stdout
     assert (
-        f"**Pipeline:** stages run: {','.join(MODEL_STAGES)}; restored without running: {','.join(DATA_STAGES)}."
+        f"**Pipeline:** stages run: evaluate; restored without running: {','.join([*DATA_STAGES, 'train'])}."
         in result.summary
     )
-    assert result.returncode == 0, result  # lint, tests and the report too
+    assert result.returncode == 0, result
 
 
 def test_drift_check_pulls_its_reference_and_current_data_from_the_bucket(runs):
