@@ -429,13 +429,16 @@ def compare_file(reference: pd.DataFrame, path: Path, columns: list[str], target
     numeric = [c for c in names if kinds[c] == NUM]
 
     rows = 0
-    with ThreadPoolExecutor(
-        THREADS or min(len(names), 4)
-    ) as pool:  # numpy's searches and sorts release the GIL
+    # Parsing CSV costs more than writing and mapping the parsed numbers: the second pass over a CSV
+    # file reads its numerical columns back from an uncompressed Arrow file the first pass spilled.
+    spill = Spill(numeric) if numeric and path.suffix.lower() == ".csv" else None
+    with ThreadPoolExecutor(THREADS or min(len(names), 4)) as pool:  # numpy's sorts release the GIL
         for batch in stream:
             rows += batch.num_rows
             arrays = _arrays(batch, names, model)
             list(pool.map(lambda c, a=arrays: sketches[c].add(a[c]), names))
+            if spill:
+                spill.write(arrays)
         drift.check_rows(rows, cfg)
         tests = {}
         for c in names:
@@ -447,13 +450,15 @@ def compare_file(reference: pd.DataFrame, path: Path, columns: list[str], target
             tests[c] = drift.test_of(cfg, c, kinds[c], refs[c].n, distinct)
         for c in numeric:
             sketches[c].plan(tests[c][0])
-        if numeric:
+        if spill:
+            again = spill.read()
+        elif numeric:
             predicted = PREDICTION in numeric and PREDICTION not in schema.names  # the model needs all
             again = batches(path, reference, None if predicted else numeric)
             next(again)
-            for batch in again:
-                arrays = _arrays(batch, numeric, model)
-                list(pool.map(lambda c, a=arrays: sketches[c].add_again(a[c]), numeric))
+        for batch in again if numeric else ():
+            arrays = _arrays(batch, numeric, model)
+            list(pool.map(lambda c, a=arrays: sketches[c].add_again(a[c]), numeric))
 
     def result(column: str) -> drift.ColumnResult:
         (method, threshold), ref, sketch = tests[column], refs[column], sketches[column]
@@ -466,6 +471,35 @@ def compare_file(reference: pd.DataFrame, path: Path, columns: list[str], target
 
     results = [result(c) for c in columns]
     return results, result(PREDICTION) if model is not None else None, rows
+
+
+class Spill:
+    """Numerical columns of the first pass in a temporary Arrow file, for the second."""
+
+    def __init__(self, columns: list[str]):
+        import tempfile
+
+        self.columns, self.writer = columns, None
+        self.directory = tempfile.TemporaryDirectory(prefix="drift-")
+        self.path = Path(self.directory.name) / "numbers.arrow"
+
+    def write(self, arrays: dict) -> None:
+        batch = pa.record_batch([pa.array(as_floats(arrays[c])) for c in self.columns], names=self.columns)
+        if self.writer is None:
+            self.writer = pa.ipc.new_file(str(self.path), batch.schema)
+        self.writer.write_batch(batch)
+
+    def read(self):
+        try:
+            if self.writer is None:
+                return
+            self.writer.close()
+            with pa.memory_map(str(self.path)) as source:
+                reader = pa.ipc.open_file(source)
+                for i in range(reader.num_record_batches):
+                    yield reader.get_batch(i)
+        finally:
+            self.directory.cleanup()
 
 
 def _arrays(batch: pa.RecordBatch, names: list[str], model) -> dict:
