@@ -494,7 +494,7 @@ class Spill:
             if self.writer is None:
                 return
             self.writer.close()
-            with pa.memory_map(str(self.path)) as source:
+            with pa.OSFile(str(self.path)) as source:  # read, not mapped: mapped pages count as resident
                 reader = pa.ipc.open_file(source)
                 for i in range(reader.num_record_batches):
                     yield reader.get_batch(i)
