@@ -153,24 +153,24 @@ class Server:
                 self.process.wait()
 
 
+def mlflow_command(project_path: Path, options: list[str], port: int) -> list[str]:
+    """`mlflow server` of the project's environment with `options`, on loopback with one worker
+    (later options win over earlier ones)."""
+    loopback = ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    return [str(project_path / ".venv/bin/mlflow"), "server", *options, *loopback]
+
+
 def mlflow_server(project_path: Path, work: Path, env: dict[str, str]) -> tuple[Server, str]:
     """`mlflow server` of the project's environment with a SQLite backend; returns it and its URI."""
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    command = [
-        str(project_path / ".venv/bin/mlflow"),
-        "server",
+    store = [
         "--backend-store-uri",
         f"sqlite:///{work / 'server.db'}",
         "--artifacts-destination",
         str(work / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
     ]
+    command = mlflow_command(project_path, store, port)
     # Its background job workers serve GenAI features, not the registry: five fewer processes.
     env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     server = Server(command, cwd=work, env=env, log=work / "mlflow-server.log", ready_url=f"{uri}/health")

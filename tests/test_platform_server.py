@@ -20,7 +20,7 @@ import pytest
 
 from .conftest import bake, clean_env
 from .registry_history import release_history
-from .servers import S3_CREDENTIALS, Server, free_port, http, s3_bucket, s3_keys, s3_server
+from .servers import S3_CREDENTIALS, Server, free_port, http, mlflow_command, s3_bucket, s3_keys, s3_server
 
 pytestmark = pytest.mark.slow
 
@@ -81,17 +81,7 @@ def platform(tmp_path_factory):
             MLFLOW_FLASK_SERVER_SECRET_KEY="csrf-key-of-the-test",
         )  # fmt: skip
         assert command[:2] == ["mlflow", "server"]
-        # The image's command, on loopback and with one worker: later options win.
-        command = [
-            str(project.path / ".venv/bin/mlflow"),
-            *command[1:],
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ]  # noqa: E501
+        command = mlflow_command(project.path, command[2:], port)  # the image's, on loopback
         server = Server(command, cwd=work, env=env, log=work / "mlflow-server.log", ready_url=f"{uri}/health")
         servers.append(server)
         server.wait()

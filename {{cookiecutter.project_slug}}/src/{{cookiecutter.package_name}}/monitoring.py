@@ -38,6 +38,19 @@ def monitoring_dir(params: dict) -> Path | str:
     return Path(configured or "monitoring").expanduser().resolve()
 
 
+def log_store(location: Path | str):
+    """(fsspec file system, root path) of a log directory or object-store prefix."""
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(str(location))
+    except (ImportError, ValueError) as exc:
+        raise UserError(
+            f"the prediction log {location} cannot be opened ({exc}); install the file system its "
+            "scheme needs (s3fs, gcsfs or adlfs), or log to a directory."
+        ) from exc
+
+
 def log_path(directory: Path, when: datetime) -> Path:
     return directory / f"predictions-{when:%Y-%m-%d}.jsonl"
 
@@ -103,15 +116,7 @@ class ObjectStoreLog:
     def __init__(
         self, url: str, flush_seconds: float = FLUSH_SECONDS, flush_lines: int = FLUSH_LINES
     ) -> None:
-        import fsspec
-
-        try:
-            self.fs, self.root = fsspec.core.url_to_fs(url)
-        except (ImportError, ValueError) as exc:
-            raise UserError(
-                f"the monitoring log {url} cannot be opened ({exc}); install the file system its "
-                "scheme needs (s3fs, gcsfs or adlfs) or log to a directory."
-            ) from exc
+        self.fs, self.root = log_store(url)
         self.location, self.flush_seconds, self.flush_lines = url, flush_seconds, flush_lines
         self.writer_id = secrets.token_hex(4)
         self._pending: dict[str, list[str]] = {}  # day -> text chunks

@@ -14,24 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import UserError
-from .monitoring import is_url
+from .monitoring import is_url, log_store
 
 PREDICTION = "prediction"
 EXAMPLES = 5  # skipped lines named in the report; the rest are counted
 PREFIX = "predictions-"
-
-
-def log_store(location: Path | str):
-    """(fsspec file system, root path) of a log directory or object-store prefix."""
-    import fsspec
-
-    try:
-        return fsspec.core.url_to_fs(str(location))
-    except (ImportError, ValueError) as exc:
-        raise UserError(
-            f"the prediction log {location} cannot be opened ({exc}); install the file system its "
-            "scheme needs (s3fs, gcsfs or adlfs)."
-        ) from exc
 
 
 def read_log(location: Path | str, window_days: int | None) -> tuple[pd.DataFrame, dict]:
